@@ -1,0 +1,1 @@
+//! TODO: testbed namespaces (issue 3).
