@@ -212,3 +212,36 @@ pub enum Resolution {
     /// The name does not exist (NXDOMAIN), and who said so.
     NxDomain { chain: Vec<String>, answered_by: String },
 }
+
+/// A scenario compiled for one site. Built once, then asked many times.
+/// (Being implemented: the signatures below are the contract.)
+pub struct Policy {
+    _private: (),
+}
+
+impl Policy {
+    /// What happens to `flow`. Deterministic, allocation-free.
+    pub fn decide(&self, _flow: &Flow) -> Decision {
+        unimplemented!("policy engine in progress")
+    }
+    /// The instance's private address (first assignable of the subnet).
+    pub fn instance_ip(&self) -> Ipv4Addr {
+        unimplemented!("policy engine in progress")
+    }
+    /// The integration subnet's NAT gateway, if any.
+    pub fn nat_gateway(&self) -> Option<&NatGatewayInfo> {
+        unimplemented!("policy engine in progress")
+    }
+    /// The site's outbound addresses (`outboundIpAddresses`).
+    pub fn outbound_ips(&self) -> &[Ipv4Addr] {
+        unimplemented!("policy engine in progress")
+    }
+    /// How the app resolves `name`.
+    pub fn resolve(&self, _name: &str) -> Resolution {
+        unimplemented!("policy engine in progress")
+    }
+    /// The display name of an NSG rule from `Decision::nsg_rule`.
+    pub fn rule_name(&self, _idx: RuleIdx) -> &str {
+        unimplemented!("policy engine in progress")
+    }
+}
