@@ -808,7 +808,7 @@ impl<'a> Evaluator<'a> {
                     Some(l) => int_of(name, l)?,
                     None => s.len() as i64 - start,
                 };
-                if start < 0 || len < 0 || start + len > s.len() as i64 {
+                if start < 0 || len < 0 || start.saturating_add(len) > s.len() as i64 {
                     return err(format!(
                         "substring: start {start} and length {len} are out of range for a string of length {}",
                         s.len()
@@ -1363,7 +1363,7 @@ pub fn dotnet_format(fmt: &str, args: &[Value]) -> Result<String, String> {
                 if let Some(a) = align {
                     let w: i64 = a.trim().parse().map_err(|_| format!("format string '{fmt}' has an invalid alignment '{a}'"))?;
                     let len = text.chars().count() as i64;
-                    let pad = " ".repeat((w.abs() - len).clamp(0, 4096) as usize);
+                    let pad = " ".repeat((w.unsigned_abs().min(4096) as i64 - len).max(0) as usize);
                     text = if w > 0 { format!("{pad}{text}") } else { format!("{text}{pad}") };
                 }
                 out.push_str(&text);

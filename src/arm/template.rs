@@ -21,6 +21,8 @@ use std::collections::HashMap;
 const MAX_COPY: i64 = 800;
 /// Nested deployments deeper than this are surely a loop.
 const MAX_NESTING: usize = 10;
+/// Bound on variables/parameters/references being evaluated at once.
+const MAX_EVAL_CHAIN: usize = 100;
 
 /// Parses JSON text; a syntax error names the line and column and what the
 /// parser expected. A UTF-8 byte order mark is accepted.
@@ -241,6 +243,11 @@ impl<'t> Scope<'t> {
             let mut chain: Vec<String> = st[pos..].to_vec();
             chain.push(label);
             return Err(self.err(path, format!("cycle: {}", chain.join(" -> "))));
+        }
+        // Long chains of variables or references would otherwise exhaust
+        // the stack on hostile input; real templates stay far below this.
+        if st.len() >= MAX_EVAL_CHAIN {
+            return Err(self.err(path, format!("evaluation chain too long (more than {MAX_EVAL_CHAIN} variables, parameters or references deep)")));
         }
         st.push(label);
         Ok(())
