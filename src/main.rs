@@ -120,14 +120,8 @@ struct InputArgs {
     allow_port_25: bool,
 }
 
-/// A policy from the command line's inputs, or from the embedded scenario.
-fn load_policy(a: &InputArgs) -> Result<Policy, Error> {
-    if a.templates.is_empty() {
-        let case = default_case()?;
-        if a.site.is_none() && a.subnet.is_none() && a.service_tags.is_empty() && a.public_dns.is_empty() {
-            return Ok(case.policy);
-        }
-    }
+/// The scenario from the command line's inputs, or the embedded one.
+fn load_scenario(a: &InputArgs) -> Result<vnetlab::model::Scenario, Error> {
     let mut inputs = Inputs { files: a.templates.clone(), params: a.params.clone(), param_files: a.parameter_files.clone(), ..Default::default() };
     for p in &a.public_ips {
         inputs.build.public_ips.push(scenario::parse_name_addr(p, "--public-ip")?);
@@ -137,15 +131,30 @@ fn load_policy(a: &InputArgs) -> Result<Policy, Error> {
             inputs.build.outbound_ips.push(s.parse().map_err(|_| Error::BadArgument(format!("--outbound-ips: '{s}' is not an IPv4 address")))?);
         }
     }
-    let sc = if a.templates.is_empty() {
+    if a.templates.is_empty() {
         let v: serde_json::Value = serde_json::from_str(scenario::DEFAULT_CASE).map_err(|e| Error::BadArgument(e.to_string()))?;
         let res = vnetlab::arm::expand_template(&v["template"], scenario::DEFAULT_CASE_NAME, &scenario::param_values(&inputs)?, &inputs.ctx)?;
-        vnetlab::model::build_with(&res, &inputs.build)?
-    } else {
-        scenario::load_scenario(&inputs)?
-    };
+        return Ok(vnetlab::model::build_with(&res, &inputs.build)?);
+    }
+    scenario::load_scenario(&inputs)
+}
+
+/// A policy from the command line's inputs, or from the embedded scenario
+/// (with its case's public DNS answers).
+fn load_policy(a: &InputArgs) -> Result<Policy, Error> {
+    let sc = load_scenario(a)?;
     let mut opts = PolicyOptions { site: a.site.clone(), subnet: a.subnet.clone(), allow_port_25: a.allow_port_25, ..Default::default() };
     opts.service_tags = scenario::load_service_tags(&a.service_tags)?;
+    if a.templates.is_empty() {
+        let case: serde_json::Value = serde_json::from_str(scenario::DEFAULT_CASE).map_err(|e| Error::BadArgument(e.to_string()))?;
+        if let Some(m) = case["public_dns"].as_object() {
+            for (k, v) in m {
+                if let Some(addr) = v.as_str().and_then(|s| s.parse().ok()) {
+                    opts.public_dns.entry(k.clone()).or_default().push(addr);
+                }
+            }
+        }
+    }
     for d in &a.public_dns {
         let (n, addr) = scenario::parse_name_addr(d, "--public-dns")?;
         opts.public_dns.entry(n.to_ascii_lowercase()).or_default().push(addr);
@@ -230,12 +239,34 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             }
             Ok(if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        Cmd::Lint { input, json } => {
-            let _ = (input, json);
-            Err(Error::Unsupported("lint is not implemented yet".into()))
-        }
+        Cmd::Lint { input, json } => lint(&input, json),
         Cmd::Demo => demo(),
     }
+}
+
+/// Exit 0 clean, 1 findings, 2 when the input cannot be loaded.
+fn lint(a: &InputArgs, json: bool) -> Result<ExitCode, Error> {
+    let loaded = (|| -> Result<_, Error> {
+        let sc = load_scenario(a)?;
+        Ok((sc, scenario::load_service_tags(&a.service_tags)?))
+    })();
+    let (sc, tags) = match loaded {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let findings = vnetlab::lint::lint(&sc, &tags);
+    if json {
+        print_json(&json!({"findings": findings.iter().map(|f| f.to_json()).collect::<Vec<_>>()}));
+    } else {
+        for f in &findings {
+            println!("{}", f.line());
+        }
+        println!("{} finding(s)", findings.len());
+    }
+    Ok(if findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn demo() -> Result<ExitCode, Error> {
