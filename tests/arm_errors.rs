@@ -201,3 +201,28 @@ fn very_long_variable_chains_are_an_error_not_a_stack_overflow() {
     let e = expand_err(json!({"variables": vars, "resources": [{"type": "A.B/c", "name": "[variables('v0')]"}]}), &[]);
     assert!(e.contains("evaluation chain too long"), "{e}");
 }
+
+#[test]
+fn deeply_nested_expressions_are_an_error_not_a_stack_overflow() {
+    for depth in [60, 99, 101, 1000] {
+        let e = format!("[{}'x'{}]", "concat(".repeat(depth), ")".repeat(depth));
+        let t = json!({"resources": [{"type": "A.B/c", "name": "n", "properties": {"x": e}}]});
+        let r = arm::expand_template(&t, "t.json", &ParamValues::default(), &DeployContext::default());
+        if depth > 100 {
+            let e = r.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.contains("nested too deeply"), "{e}");
+        }
+    }
+}
+
+#[test]
+fn deep_expressions_inside_long_chains_are_an_error_not_a_stack_overflow() {
+    let mut vars = serde_json::Map::new();
+    for i in 0..120 {
+        let inner = format!("variables('v{}')", i + 1);
+        vars.insert(format!("v{i}"), json!(format!("[{}{inner}{}]", "concat(".repeat(40), ")".repeat(40))));
+    }
+    vars.insert("v120".into(), json!("end"));
+    let e = expand_err(json!({"variables": vars, "resources": [{"type": "A.B/c", "name": "[variables('v0')]"}]}), &[]);
+    assert!(e.contains("nested too deeply") || e.contains("chain too long"), "{e}");
+}

@@ -132,7 +132,13 @@ struct Parser {
 }
 
 /// Nesting beyond this is surely not a template; it keeps recursion bounded.
-const MAX_DEPTH: usize = 200;
+const MAX_DEPTH: usize = 100;
+/// Bound on nested evaluation across variables, parameters and references.
+const MAX_EVAL_DEPTH: usize = 160;
+
+thread_local! {
+    static EVAL_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
 
 impl Parser {
     fn peek(&self) -> Option<&Tok> {
@@ -318,12 +324,11 @@ pub struct Evaluator<'a> {
     env: &'a dyn Env,
     copies: &'a [CopyFrame],
     lambda_vars: Vec<(String, Value)>,
-    depth: usize,
 }
 
 impl<'a> Evaluator<'a> {
     pub fn new(env: &'a dyn Env, copies: &'a [CopyFrame]) -> Self {
-        Evaluator { env, copies, lambda_vars: Vec::new(), depth: 0 }
+        Evaluator { env, copies, lambda_vars: Vec::new() }
     }
 
     /// Evaluates a JSON string: an expression is evaluated, a `[[` escape is
@@ -338,12 +343,14 @@ impl<'a> Evaluator<'a> {
     }
 
     fn eval(&mut self, e: &Expr) -> R<Val> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return err("expression evaluation nested too deeply");
-        }
-        let r = self.eval_inner(e);
-        self.depth -= 1;
+        // Counted per thread, not per evaluator: variables, parameters and
+        // references start fresh evaluators inside each other.
+        let depth = EVAL_DEPTH.with(|d| {
+            d.set(d.get() + 1);
+            d.get()
+        });
+        let r = if depth > MAX_EVAL_DEPTH { err("expression evaluation nested too deeply") } else { self.eval_inner(e) };
+        EVAL_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
         r
     }
 
@@ -368,76 +375,96 @@ impl<'a> Evaluator<'a> {
         args.iter().map(|a| self.eval(a).map(|v| v.v)).collect()
     }
 
+    // `call` and the helpers below sit on the recursion path of nested
+    // expressions, so each is kept small (debug builds give every local of
+    // a function its own stack slot).
     fn call(&mut self, name: &str, args: &[Expr]) -> R<Val> {
         let lname = name.to_ascii_lowercase();
-        // Functions whose arguments are evaluated lazily or specially.
         match lname.as_str() {
-            "if" => {
-                arity(name, args.len(), 3, 3)?;
-                let c = self.eval(&args[0])?;
-                let c = to_bool(name, &c.v)?;
-                return self.eval(&args[if c { 1 } else { 2 }]);
-            }
-            "and" | "or" => {
-                if args.len() < 2 {
-                    return err(format!("function '{name}' expects at least 2 arguments but got {}", args.len()));
-                }
-                let want = lname == "or";
-                for a in args {
-                    let v = self.eval(a)?;
-                    if to_bool(name, &v.v)? == want {
-                        return plain(Value::Bool(want));
-                    }
-                }
-                return plain(Value::Bool(!want));
-            }
-            "coalesce" => {
-                for a in args {
-                    let v = self.eval(a)?;
-                    if !v.v.is_null() {
-                        return Ok(v);
-                    }
-                }
-                return plain(Value::Null);
-            }
-            "lambda" => return err("a lambda can only be used as an argument of filter, map, reduce, sort, toObject or mapValues"),
-            "filter" | "map" | "sort" | "reduce" | "toobject" | "mapvalues" | "groupby" => return self.lambda_call(name, &lname, args),
-            "reference" => {
-                arity(name, args.len(), 1, 3)?;
-                let v = self.args(args)?;
-                let target = str_arg(name, &v, 0)?;
-                let full = matches!(v.get(2), Some(Value::String(s)) if s.eq_ignore_ascii_case("full"));
-                let r = self.env.reference(target, full)?;
-                return Ok(Val { v: r, runtime: true });
-            }
-            "deployment" => {
-                arity(name, args.len(), 0, 0)?;
-                let v = serde_json::json!({
-                    "name": self.env.deployment_name(),
-                    "properties": {"mode": "Incremental", "provisioningState": "Accepted"}
-                });
-                return Ok(Val { v, runtime: true });
-            }
-            _ => {}
+            "if" => self.call_if(name, args),
+            "and" | "or" => self.call_and_or(name, lname == "or", args),
+            "coalesce" => self.call_coalesce(args),
+            "lambda" => lambda_misuse(),
+            "filter" | "map" | "sort" | "reduce" | "toobject" | "mapvalues" | "groupby" => self.lambda_call(name, &lname, args),
+            "parameters" | "variables" => self.call_lookup(name, lname == "parameters", args),
+            "reference" => self.call_reference(name, args),
+            "deployment" => self.call_deployment(name, args),
+            l if l.starts_with("list") => self.call_list(name, args),
+            _ if name.contains('.') => self.user_call(name, args),
+            _ => self.call_builtin(name, &lname, args),
         }
-        if lname.starts_with("list") {
-            self.args(args)?;
-            let v = serde_json::json!({
-                "keys": [
-                    {"keyName": "key1", "value": format!("<{name} placeholder>"), "permissions": "FULL"},
-                    {"keyName": "key2", "value": format!("<{name} placeholder>"), "permissions": "FULL"}
-                ]
-            });
-            return Ok(Val { v, runtime: true });
+    }
+
+    #[inline(never)]
+    fn call_if(&mut self, name: &str, args: &[Expr]) -> R<Val> {
+        arity(name, args.len(), 3, 3)?;
+        let c = self.eval(&args[0])?;
+        let c = to_bool(name, &c.v)?;
+        self.eval(&args[if c { 1 } else { 2 }])
+    }
+
+    #[inline(never)]
+    fn call_and_or(&mut self, name: &str, is_or: bool, args: &[Expr]) -> R<Val> {
+        arity(name, args.len(), 2, usize::MAX)?;
+        for a in args {
+            let v = self.eval(a)?;
+            if to_bool(name, &v.v)? == is_or {
+                return plain(Value::Bool(is_or));
+            }
         }
-        if name.contains('.') {
-            return self.user_call(name, args);
+        plain(Value::Bool(!is_or))
+    }
+
+    #[inline(never)]
+    fn call_coalesce(&mut self, args: &[Expr]) -> R<Val> {
+        for a in args {
+            let v = self.eval(a)?;
+            if !v.v.is_null() {
+                return Ok(v);
+            }
         }
+        plain(Value::Null)
+    }
+
+    #[inline(never)]
+    fn call_lookup(&mut self, name: &str, is_param: bool, args: &[Expr]) -> R<Val> {
+        arity(name, args.len(), 1, 1)?;
+        let v = self.args(args)?;
+        let key = str_arg(name, &v, 0)?;
+        let r = if is_param { self.env.parameter(key)? } else { self.env.variable(key)? };
+        plain(r)
+    }
+
+    #[inline(never)]
+    fn call_reference(&mut self, name: &str, args: &[Expr]) -> R<Val> {
+        arity(name, args.len(), 1, 3)?;
+        let v = self.args(args)?;
+        let target = str_arg(name, &v, 0)?;
+        let full = matches!(v.get(2), Some(Value::String(s)) if s.eq_ignore_ascii_case("full"));
+        let r = self.env.reference(target, full)?;
+        Ok(Val { v: r, runtime: true })
+    }
+
+    #[inline(never)]
+    fn call_deployment(&mut self, name: &str, args: &[Expr]) -> R<Val> {
+        arity(name, args.len(), 0, 0)?;
+        Ok(Val { v: deployment_object(&self.env.deployment_name()), runtime: true })
+    }
+
+    #[inline(never)]
+    fn call_list(&mut self, name: &str, args: &[Expr]) -> R<Val> {
+        self.args(args)?;
+        Ok(Val { v: list_placeholder(name), runtime: true })
+    }
+
+    #[inline(never)]
+    fn call_builtin(&mut self, name: &str, lname: &str, args: &[Expr]) -> R<Val> {
         let a = self.args(args)?;
-        let v = self.builtin(name, &lname, &a)?;
+        let v = self.builtin(name, lname, &a)?;
         plain(v)
     }
 
+    #[inline(never)]
     fn user_call(&mut self, name: &str, args: &[Expr]) -> R<Val> {
         let Some(f) = self.env.user_function(name) else {
             return err(format!("unknown user-defined function '{name}'"));
@@ -447,7 +474,7 @@ impl<'a> Evaluator<'a> {
         }
         let values = self.args(args)?;
         let fenv = FunctionEnv { outer: self.env, params: f.params.iter().cloned().zip(values).collect() };
-        let mut ev = Evaluator { env: &fenv, copies: &[], lambda_vars: Vec::new(), depth: self.depth };
+        let mut ev = Evaluator::new(&fenv, &[]);
         let v = match &f.output {
             Value::String(s) => ev.eval_string(s)?,
             other => other.clone(),
@@ -484,6 +511,7 @@ impl<'a> Evaluator<'a> {
         r
     }
 
+    #[inline(never)]
     fn lambda_call(&mut self, name: &str, lname: &str, args: &[Expr]) -> R<Val> {
         let want = match lname {
             "reduce" => 3,
@@ -587,6 +615,7 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    #[inline(never)]
     fn copy_index(&self, name: &str, a: &[Value]) -> R<Value> {
         arity(name, a.len(), 0, 2)?;
         let (loop_name, offset) = match (a.first(), a.get(1)) {
@@ -609,18 +638,11 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    #[inline(never)]
     fn builtin(&mut self, name: &str, lname: &str, a: &[Value]) -> R<Value> {
         let ctx = self.env.ctx();
         let n = a.len();
         match lname {
-            "parameters" => {
-                arity(name, n, 1, 1)?;
-                self.env.parameter(str_arg(name, a, 0)?)
-            }
-            "variables" => {
-                arity(name, n, 1, 1)?;
-                self.env.variable(str_arg(name, a, 0)?)
-            }
             "lambdavariables" => {
                 arity(name, n, 1, 1)?;
                 let want = str_arg(name, a, 0)?;
@@ -1141,6 +1163,27 @@ impl<'a> Evaluator<'a> {
     }
 }
 
+#[inline(never)]
+fn lambda_misuse() -> R<Val> {
+    err("a lambda can only be used as an argument of filter, map, reduce, sort, toObject or mapValues")
+}
+
+#[inline(never)]
+fn deployment_object(name: &str) -> Value {
+    serde_json::json!({"name": name, "properties": {"mode": "Incremental", "provisioningState": "Accepted"}})
+}
+
+/// What `listKeys()` and the other `list*` functions return offline.
+#[inline(never)]
+fn list_placeholder(fname: &str) -> Value {
+    serde_json::json!({
+        "keys": [
+            {"keyName": "key1", "value": format!("<{fname} placeholder>"), "permissions": "FULL"},
+            {"keyName": "key2", "value": format!("<{fname} placeholder>"), "permissions": "FULL"}
+        ]
+    })
+}
+
 /// The environment inside a user-defined function: only its own parameters.
 struct FunctionEnv<'a> {
     outer: &'a dyn Env,
@@ -1243,7 +1286,13 @@ pub fn stringify(v: &Value) -> String {
 
 fn arity(name: &str, got: usize, min: usize, max: usize) -> R<()> {
     if got < min || got > max {
-        let want = if min == max { format!("{min}") } else { format!("{min} to {max}") };
+        let want = if min == max {
+            format!("{min}")
+        } else if max == usize::MAX {
+            format!("at least {min}")
+        } else {
+            format!("{min} to {max}")
+        };
         return err(format!("function '{name}' expects {want} argument(s) but got {got}"));
     }
     Ok(())
