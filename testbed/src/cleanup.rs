@@ -176,17 +176,17 @@ fn dir_names(dir: &Path) -> io::Result<Vec<String>> {
 
 /// Removes everything of one prefix (namespaces, /etc/netns dirs, state file).
 pub fn remove_prefix(prefix: &str, report: &mut CleanupReport) -> io::Result<()> {
-    for ns in netns::list()? {
-        if prefix_of(&ns) == Some(prefix) {
-            netns::remove(&ns)?;
-            report.namespaces.push(ns);
-        }
-    }
     for name in dir_names(Path::new(netns::NETNS_ETC_DIR))? {
         if prefix_of(&name) == Some(prefix) {
             let dir = Path::new(netns::NETNS_ETC_DIR).join(&name);
             fs::remove_dir_all(&dir).map_err(|e| io::Error::new(e.kind(), format!("removing {}: {e}", dir.display())))?;
             report.etc_dirs.push(name);
+        }
+    }
+    for ns in netns::list()? {
+        if prefix_of(&ns) == Some(prefix) {
+            netns::remove(&ns)?;
+            report.namespaces.push(ns);
         }
     }
     let state = state_path(prefix);
