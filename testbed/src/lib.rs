@@ -10,7 +10,9 @@
 //! `cleanup_stale` removes what a crashed run left behind.
 
 pub mod cleanup;
+pub mod dnsq;
 pub mod netns;
+pub mod probe;
 pub mod responder;
 pub mod seen;
 pub mod tun;
@@ -18,6 +20,7 @@ pub mod world;
 
 pub use cleanup::{cleanup_stale, remove_all, CleanupReport};
 pub use netns::run_in_netns;
+pub use probe::{ProbeOptions, ProbeReply, PROBE_SOURCE_PORT};
 pub use responder::{Responder, ResponderSpec};
 pub use seen::{Seen, SeenLog, SeenProto};
 pub use tun::{create_tun_in, create_tun_in_with, TunOptions};

@@ -7,7 +7,8 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddrV4;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// Protocol of a seen flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,35 +85,71 @@ impl Seen {
 /// A bounded log of seen flows (the oldest are dropped beyond capacity).
 #[derive(Debug)]
 pub struct SeenLog {
-    entries: Mutex<VecDeque<Seen>>,
+    inner: Mutex<Entries>,
+    added: Condvar,
     capacity: usize,
+}
+
+#[derive(Debug, Default)]
+struct Entries {
+    list: VecDeque<Seen>,
+    /// Records ever added: a mark that survives the dropping of old entries.
+    total: u64,
 }
 
 impl SeenLog {
     pub fn new(capacity: usize) -> SeenLog {
-        SeenLog { entries: Mutex::new(VecDeque::new()), capacity: capacity.max(1) }
+        SeenLog { inner: Mutex::new(Entries::default()), added: Condvar::new(), capacity: capacity.max(1) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn record(&self, seen: Seen) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() == self.capacity {
-            entries.pop_front();
+        let mut e = self.lock();
+        if e.list.len() == self.capacity {
+            e.list.pop_front();
         }
-        entries.push_back(seen);
+        e.list.push_back(seen);
+        e.total += 1;
+        self.added.notify_all();
     }
 
     /// Everything still in the log, oldest first.
     pub fn snapshot(&self) -> Vec<Seen> {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).iter().cloned().collect()
+        self.lock().list.iter().cloned().collect()
     }
 
     /// The most recent record matching `pred`.
     pub fn find_last(&self, pred: impl Fn(&Seen) -> bool) -> Option<Seen> {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).iter().rev().find(|s| pred(s)).cloned()
+        self.lock().list.iter().rev().find(|s| pred(s)).cloned()
+    }
+
+    /// A position in the log: `wait_since` only looks at what was recorded after it.
+    pub fn mark(&self) -> u64 {
+        self.lock().total
+    }
+
+    /// Waits (at most `timeout`) for a record after `mark` matching `pred`.
+    /// For observations that arrive asynchronously, such as echo requests
+    /// read by the responder while the kernel already answered.
+    pub fn wait_since(&self, mark: u64, timeout: Duration, pred: impl Fn(&Seen) -> bool) -> Option<Seen> {
+        let deadline = Instant::now() + timeout;
+        let mut e = self.lock();
+        loop {
+            let newer = usize::try_from(e.total.saturating_sub(mark)).unwrap_or(usize::MAX).min(e.list.len());
+            let skip = e.list.len() - newer;
+            if let Some(found) = e.list.iter().skip(skip).find(|s| pred(s)) {
+                return Some(found.clone());
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            e = self.added.wait_timeout(e, left).unwrap_or_else(|p| p.into_inner()).0;
+        }
     }
 
     pub fn clear(&self) {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.lock().list.clear();
     }
 }
 
@@ -155,5 +192,15 @@ mod tests {
         let ports: Vec<u16> = log.snapshot().iter().map(|s| s.src.port()).collect();
         assert_eq!(ports, vec![2, 3]);
         assert_eq!(log.find_last(|s| s.src.port() < 3).map(|s| s.src.port()), Some(2));
+        let mark = log.mark();
+        assert_eq!(log.wait_since(mark, Duration::ZERO, |_| true), None);
+        log.record(Seen {
+            world: "inet".into(),
+            proto: SeenProto::Icmp,
+            src: "10.0.2.4:7".parse().unwrap(),
+            dst: "198.51.100.9:7".parse().unwrap(),
+        });
+        assert_eq!(log.wait_since(mark, Duration::ZERO, |s| s.proto == SeenProto::Tcp), None);
+        assert_eq!(log.wait_since(mark, Duration::ZERO, |_| true).map(|s| s.world), Some("inet".to_string()));
     }
 }
