@@ -28,3 +28,7 @@ pub mod flow;
 pub mod flowlog;
 pub mod nat;
 pub mod packet;
+
+// Testbed side of live mode (namespaces, live runner, `up`/`down`).
+pub mod live;
+pub mod testbed_cmd;
