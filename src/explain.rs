@@ -212,7 +212,7 @@ pub fn rules_text(p: &Policy) -> String {
         return format!("No NSG on {}: all outbound traffic that enters the VNet is allowed by NSGs.\n", p.subnet_name);
     };
     let mut s = format!("Effective outbound security rules of {} on {} ({})\n", n.name, p.subnet_name, sender_line(p));
-    let _ = writeln!(s, "{:<8} {:<34} {:<6} {:<6} {:<22} {:<12} {:<28} {}", "Priority", "Name", "Access", "Proto", "Source", "Src ports", "Destination", "Dst ports");
+    let _ = writeln!(s, "{:<8} {:<44} {:<6} {:<5} {:<16} {:<9} {:<16} {}", "Priority", "Name", "Access", "Proto", "Source", "Src ports", "Destination", "Dst ports");
     for r in &n.rules {
         let mut name = r.qualified_name();
         if r.uses_asgs {
@@ -220,7 +220,7 @@ pub fn rules_text(p: &Policy) -> String {
         }
         let _ = writeln!(
             s,
-            "{:<8} {:<34} {:<6} {:<6} {:<22} {:<12} {:<28} {}",
+            "{:<8} {:<44} {:<6} {:<5} {:<16} {:<9} {:<16} {}",
             r.priority,
             name,
             if r.access == Access::Allow { "Allow" } else { "Deny" },
