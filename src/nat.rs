@@ -214,6 +214,19 @@ impl SnatPool {
         ports.cooling[how as usize].push_back((port, ready));
     }
 
+    /// Returns a port that never carried a packet (its flow could not be
+    /// installed): usable again at once.
+    pub fn cancel(&mut self, ip: Ipv4Addr, port: u16, dest: Destination) {
+        let Some(i) = self.ips.iter().position(|&a| a == ip) else { return };
+        let Some(ports) = self.dests.get_mut(&(i as u8, dest)) else { return };
+        if ports.in_use == 0 {
+            return;
+        }
+        ports.in_use -= 1;
+        self.in_use -= 1;
+        ports.cooling[Release::Rst as usize].push_front((port, Timestamp(0)));
+    }
+
     /// Forgets destinations with nothing in use or cooling (bounds memory).
     pub fn gc(&mut self, now: Timestamp) {
         self.dests.retain(|_, p| !p.idle(now));
