@@ -228,6 +228,8 @@ pub struct Counters {
     pub flows_ended: u64,
     /// Flow-log records lost because nobody drained them.
     pub records_lost: u64,
+    /// Packets the engine could not write to their device (full queue, device gone).
+    pub write_errors: u64,
     drops: [u64; DropCause::ALL.len()],
 }
 
@@ -282,6 +284,11 @@ impl<P: PolicyView> Datapath<P> {
 
     pub fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// Called by the engine when a verdict's packet could not be written.
+    pub fn count_write_error(&mut self) {
+        self.counters.write_errors += 1;
     }
 
     /// Live flow entries (allowed and denied).
