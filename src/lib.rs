@@ -8,9 +8,11 @@
 
 pub mod addr;
 pub mod arm;
+pub mod check;
 pub mod conformance;
 pub mod dns;
 pub mod error;
+pub mod explain;
 pub mod lint;
 pub mod model;
 pub mod nsg;
