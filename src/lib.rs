@@ -23,6 +23,7 @@ pub mod tags;
 
 // Live datapath (issue 3).
 pub mod datapath;
+pub mod dnswire;
 pub mod engine;
 pub mod flow;
 pub mod flowlog;
