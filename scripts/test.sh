@@ -18,6 +18,13 @@ cargo test --workspace --locked 2>&1
 echo "== static conformance on ../shared/conformance/cases"
 cargo run --quiet --locked -- conformance ../shared/conformance/cases
 
+if [ "$(id -u)" -eq 0 ]; then
+  echo "== live conformance (real packets through the TUN engine and testbed namespaces)"
+  cargo run --quiet --locked -- conformance --live ../shared/conformance/cases
+else
+  echo "skipped: live conformance needs root (network namespaces, TUN devices)"
+fi
+
 echo "== lint of the real-world templates (must load: exit 0 or 1)"
 for t in ../shared/real-world/arm/*.json; do
   case "$t" in *.parameters.json) continue ;; esac

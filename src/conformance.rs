@@ -284,7 +284,13 @@ pub fn run(paths: &[PathBuf], ctx: &DeployContext, mut live: Option<&mut LiveRun
             let (stat, _) = static_actual(&case.policy, check);
             let mut fails = compare(&case.name, check, &stat);
             if let Some(obs) = observed.as_ref().and_then(|o| o.get(i)) {
-                for mut f in compare(&case.name, check, obs) {
+                // Live traffic shows only what arrived, and from where: compare
+                // the expectations on the keys it observed.
+                let seen = Check {
+                    expect: check.expect.iter().filter(|(k, _)| obs.get(k.as_str()).is_some_and(|v| !v.is_null())).map(|(k, v)| (k.clone(), v.clone())).collect(),
+                    ..check.clone()
+                };
+                for mut f in compare(&case.name, &seen, obs) {
                     f.key = format!("{} (live)", f.key);
                     fails.push(f);
                 }

@@ -164,8 +164,30 @@ pub fn run_live_checks(policy: Policy, checks: &[LiveCheck]) -> Result<Vec<LiveO
 }
 
 /// Starts vnetlab's engine on the testbed's devices.
-pub fn start_engine(_policy: Policy, _tuns: LiveTuns, _config: &EngineConfig) -> io::Result<Box<dyn Forwarder>> {
-    Err(io::Error::new(io::ErrorKind::Unsupported, "the TUN engine is not available in this build yet"))
+pub fn start_engine(policy: Policy, tuns: LiveTuns, config: &EngineConfig) -> io::Result<Box<dyn Forwarder>> {
+    use crate::datapath::{Datapath, DatapathOptions, World};
+    let mut worlds = Vec::new();
+    for (name, fd) in tuns.worlds {
+        let w = World::ALL
+            .iter()
+            .copied()
+            .find(|w| w.name() == name)
+            .ok_or_else(|| io::Error::other(format!("testbed world '{name}' is not one of the engine's worlds")))?;
+        worlds.push((w, fd));
+    }
+    let datapath = Datapath::new(policy, DatapathOptions { reject: config.reject, ..Default::default() });
+    let log = config.flow_log.as_deref().map(crate::engine::FlowLogWriter::create).transpose()?;
+    let handle = crate::engine::spawn(datapath, crate::engine::Devices { app: tuns.app, worlds }, log)?;
+    Ok(Box::new(EngineForwarder(handle)))
+}
+
+/// The real engine as the live runner's packet mover.
+struct EngineForwarder(crate::engine::EngineHandle);
+
+impl Forwarder for EngineForwarder {
+    fn stop(self: Box<Self>) -> Result<(), String> {
+        self.0.stop().map(|_| ()).map_err(|e| e.to_string())
+    }
 }
 
 /// Static answers for one check, computed before the policy goes to the engine.

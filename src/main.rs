@@ -73,6 +73,10 @@ enum Cmd {
         /// Print a JSON report instead of text.
         #[arg(long)]
         json: bool,
+        /// Also send every check as real traffic through the TUN engine and
+        /// testbed namespaces (root, Linux); live must equal static.
+        #[arg(long)]
+        live: bool,
     },
     /// Check a configuration before deploying; exit 0 clean, 1 findings, 2 cannot load.
     Lint {
@@ -83,6 +87,23 @@ enum Cmd {
     },
     /// A tour of the embedded default scenario: routes, rules, traces and its conformance checks.
     Demo,
+    /// Build the testbed (app namespace behind the engine's TUN, world namespaces with responders)
+    /// and forward until Ctrl-C (root).
+    Up {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Extra responder ports, e.g. 8443,5353/udp.
+        #[arg(long, value_name = "PORTS")]
+        ports: Option<String>,
+        /// Write flow-log records (JSON lines) to FILE.
+        #[arg(long = "flow-log", value_name = "FILE")]
+        flow_log: Option<PathBuf>,
+        /// Answer denied flows with TCP RST / ICMP unreachable (fail fast) instead of dropping silently as Azure does.
+        #[arg(long)]
+        reject: bool,
+    },
+    /// Remove every vnetlab testbed (also after a crashed run).
+    Down,
 }
 
 #[derive(Args, Clone, Default)]
@@ -221,9 +242,30 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Conformance { paths, json } => {
+        Cmd::Conformance { paths, json, live } => {
             let quiet = json;
-            let report = conformance::run(&paths, &Default::default(), None, |name| {
+            let mut live_runner = |case: &conformance::Case| -> Result<Vec<serde_json::Value>, String> {
+                // The engine takes the policy by value: compile a fresh one.
+                let fresh = conformance::load_case(&case.file, &Default::default()).map_err(|e| e.to_string())?;
+                let checks: Vec<vnetlab::live::LiveCheck> = fresh.checks.iter().map(|c| match &c.kind {
+                    conformance::CheckKind::Flow(f) => vnetlab::live::LiveCheck::Flow {
+                        proto: f.proto,
+                        dest: match &f.dest {
+                            check::Dest::Addr(a) => vnetlab::live::LiveDest::Addr(*a),
+                            check::Dest::Name(n) => vnetlab::live::LiveDest::Name(n.clone()),
+                        },
+                        port: f.port,
+                    },
+                    conformance::CheckKind::Resolve(n) => vnetlab::live::LiveCheck::Resolve { name: n.clone() },
+                }).collect();
+                let outcomes = vnetlab::live::run_live_checks(fresh.policy, &checks).map_err(|e| e.to_string())?;
+                Ok(outcomes.iter().zip(&fresh.checks).map(|(o, c)| match c.kind {
+                    conformance::CheckKind::Resolve(_) => json!({"addresses": o.resolved.clone().unwrap_or_default().iter().map(|a| a.to_string()).collect::<Vec<_>>()}),
+                    conformance::CheckKind::Flow(_) => json!({"allowed": o.allowed, "source": o.source_seen.map(|s| s.ip().to_string())}),
+                }).collect())
+            };
+            let live_hook: Option<&mut conformance::LiveRunner<'_>> = if live { Some(&mut live_runner) } else { None };
+            let report = conformance::run(&paths, &Default::default(), live_hook, |name| {
                 if !quiet {
                     eprintln!("case {name}");
                 }
@@ -241,6 +283,21 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Cmd::Lint { input, json } => lint(&input, json),
         Cmd::Demo => demo(),
+        Cmd::Up { input, ports, flow_log, reject } => {
+            let policy = load_policy(&input)?;
+            warn(&policy);
+            let mut opts = vnetlab::testbed_cmd::UpOptions { flow_log, reject, ..Default::default() };
+            if let Some(p) = ports {
+                opts.ports = vnetlab::testbed_cmd::parse_ports(&p)?;
+            }
+            vnetlab::testbed_cmd::up(policy, opts)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Down => {
+            let r = vnetlab::testbed_cmd::down()?;
+            println!("removed {} namespace(s), {} /etc/netns dir(s), {} state file(s)", r.namespaces.len(), r.etc_dirs.len(), r.state_files.len());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
