@@ -112,7 +112,7 @@ pub struct DatapathOptions {
 
 impl Default for DatapathOptions {
     fn default() -> Self {
-        DatapathOptions { reject: false, max_flows: 1 << 20, seed: 0x766e_6574_6c61_62 }
+        DatapathOptions { reject: false, max_flows: 1 << 20, seed: 0x0076_6e65_746c_6162 }
     }
 }
 
