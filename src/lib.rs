@@ -8,9 +8,11 @@
 
 pub mod addr;
 pub mod arm;
+pub mod check;
 pub mod conformance;
 pub mod dns;
 pub mod error;
+pub mod explain;
 pub mod lint;
 pub mod model;
 pub mod nsg;
@@ -21,8 +23,13 @@ pub mod tags;
 
 // Live datapath (issue 3).
 pub mod datapath;
+pub mod dnswire;
 pub mod engine;
 pub mod flow;
 pub mod flowlog;
 pub mod nat;
 pub mod packet;
+
+// Testbed side of live mode (namespaces, live runner, `up`/`down`).
+pub mod live;
+pub mod testbed_cmd;

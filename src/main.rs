@@ -1,3 +1,367 @@
-fn main() {
-    println!("vnetlab: under construction");
+//! The `vnetlab` command line: a thin layer over the library. Each
+//! subcommand loads the inputs once, compiles a policy, and prints.
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use vnetlab::check;
+use vnetlab::conformance;
+use vnetlab::error::Error;
+use vnetlab::explain;
+use vnetlab::policy::{Policy, PolicyOptions};
+use vnetlab::scenario::{self, Inputs};
+
+#[derive(Parser)]
+#[command(
+    name = "vnetlab",
+    version,
+    about = "Azure egress for App Service / Functions with regional VNet integration, emulated on your machine",
+    long_about = "vnetlab answers, for an app with regional virtual network integration, what Azure does with each \
+outbound flow: Route All, the integration subnet's NSG, route tables and system routes, NAT gateway source \
+rewriting, private endpoints and private DNS zones, peerings, gateways and service endpoints. It reads the ARM \
+templates you deploy (or `az ... show -o json` output, or a native TOML scenario) and shows the rule that decided.\n\n\
+Without -t, commands use an embedded default scenario (see `vnetlab demo`).",
+    after_help = "Examples:\n  vnetlab demo\n  vnetlab verify -t azuredeploy.json \"tcp 10.0.1.4:1433\" \"tcp myaccount.blob.core.windows.net:443\"\n  \
+vnetlab routes -t azuredeploy.json -p appName=func1\n  vnetlab rules -t azuredeploy.json --json\n  vnetlab conformance tests/\n  vnetlab lint -t azuredeploy.json"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Show what Azure does with flows from the app: a trace per flow (IP flow verify + next hop).
+    Verify {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Flows: "tcp HOST:PORT", "udp HOST:PORT" or "icmp HOST"; HOST is an address or a name the app resolves.
+        #[arg(required = true, value_name = "FLOW")]
+        flows: Vec<String>,
+        /// Print JSON (one object per flow, in an array).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Effective routes of the integration subnet (or --subnet): prefix, next hop, source, state.
+    Routes {
+        #[command(flatten)]
+        input: InputArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Effective outbound security rules of the integration subnet's NSG, service tags expanded.
+    Rules {
+        #[command(flatten)]
+        input: InputArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resolve names the way the app would (private DNS zones, privatelink CNAMEs, public DNS).
+    Resolve {
+        #[command(flatten)]
+        input: InputArgs,
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run conformance cases (FORMAT.md): PATH is a case file or a folder of them.
+    Conformance {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Print a JSON report instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Also send every check as real traffic through the TUN engine and
+        /// testbed namespaces (root, Linux); live must equal static.
+        #[arg(long)]
+        live: bool,
+    },
+    /// Check a configuration before deploying; exit 0 clean, 1 findings, 2 cannot load.
+    Lint {
+        #[command(flatten)]
+        input: InputArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A tour of the embedded default scenario: routes, rules, traces and its conformance checks.
+    Demo,
+    /// Build the testbed (app namespace behind the engine's TUN, world namespaces with responders)
+    /// and forward until Ctrl-C (root).
+    Up {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Extra responder ports, e.g. 8443,5353/udp.
+        #[arg(long, value_name = "PORTS")]
+        ports: Option<String>,
+        /// Write flow-log records (JSON lines) to FILE.
+        #[arg(long = "flow-log", value_name = "FILE")]
+        flow_log: Option<PathBuf>,
+        /// Answer denied flows with TCP RST / ICMP unreachable (fail fast) instead of dropping silently as Azure does.
+        #[arg(long)]
+        reject: bool,
+    },
+    /// Remove every vnetlab testbed (also after a crashed run).
+    Down,
+}
+
+#[derive(Args, Clone, Default)]
+struct InputArgs {
+    /// ARM template, `az ... show -o json` output or native TOML scenario (repeat to combine).
+    /// Default: the embedded scenario.
+    #[arg(short = 't', long = "template", value_name = "FILE")]
+    templates: Vec<PathBuf>,
+    /// Template parameter value NAME=VALUE (VALUE may be JSON).
+    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// ARM parameters file.
+    #[arg(long = "parameters", value_name = "FILE")]
+    parameter_files: Vec<PathBuf>,
+    /// The site whose traffic is evaluated (default: the only integrated site).
+    #[arg(long)]
+    site: Option<String>,
+    /// Evaluate as a NIC in this subnet instead of a site: VNET/SUBNET.
+    #[arg(long, value_name = "VNET/SUBNET")]
+    subnet: Option<String>,
+    /// Azure's published service tags file (ServiceTags_Public_*.json).
+    #[arg(long = "service-tags", value_name = "FILE")]
+    service_tags: Vec<PathBuf>,
+    /// What public DNS answers: NAME=ADDRESS.
+    #[arg(long = "public-dns", value_name = "NAME=ADDRESS")]
+    public_dns: Vec<String>,
+    /// Address of a public IP resource (Azure assigns it at deployment): NAME=ADDRESS.
+    #[arg(long = "public-ip", value_name = "NAME=ADDRESS")]
+    public_ips: Vec<String>,
+    /// The site's outbound addresses, comma-separated.
+    #[arg(long = "outbound-ips", value_name = "A,B")]
+    outbound_ips: Option<String>,
+    /// Let outbound TCP 25 reach the internet (Azure blocks it by default).
+    #[arg(long = "allow-port-25")]
+    allow_port_25: bool,
+}
+
+/// The scenario from the command line's inputs, or the embedded one.
+fn load_scenario(a: &InputArgs) -> Result<vnetlab::model::Scenario, Error> {
+    let mut inputs = Inputs { files: a.templates.clone(), params: a.params.clone(), param_files: a.parameter_files.clone(), ..Default::default() };
+    for p in &a.public_ips {
+        inputs.build.public_ips.push(scenario::parse_name_addr(p, "--public-ip")?);
+    }
+    if let Some(list) = &a.outbound_ips {
+        for s in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            inputs.build.outbound_ips.push(s.parse().map_err(|_| Error::BadArgument(format!("--outbound-ips: '{s}' is not an IPv4 address")))?);
+        }
+    }
+    if a.templates.is_empty() {
+        let v: serde_json::Value = serde_json::from_str(scenario::DEFAULT_CASE).map_err(|e| Error::BadArgument(e.to_string()))?;
+        let res = vnetlab::arm::expand_template(&v["template"], scenario::DEFAULT_CASE_NAME, &scenario::param_values(&inputs)?, &inputs.ctx)?;
+        return Ok(vnetlab::model::build_with(&res, &inputs.build)?);
+    }
+    scenario::load_scenario(&inputs)
+}
+
+/// A policy from the command line's inputs, or from the embedded scenario
+/// (with its case's public DNS answers).
+fn load_policy(a: &InputArgs) -> Result<Policy, Error> {
+    let sc = load_scenario(a)?;
+    let mut opts = PolicyOptions { site: a.site.clone(), subnet: a.subnet.clone(), allow_port_25: a.allow_port_25, ..Default::default() };
+    opts.service_tags = scenario::load_service_tags(&a.service_tags)?;
+    if a.templates.is_empty() {
+        let case: serde_json::Value = serde_json::from_str(scenario::DEFAULT_CASE).map_err(|e| Error::BadArgument(e.to_string()))?;
+        if let Some(m) = case["public_dns"].as_object() {
+            for (k, v) in m {
+                if let Some(addr) = v.as_str().and_then(|s| s.parse().ok()) {
+                    opts.public_dns.entry(k.clone()).or_default().push(addr);
+                }
+            }
+        }
+    }
+    for d in &a.public_dns {
+        let (n, addr) = scenario::parse_name_addr(d, "--public-dns")?;
+        opts.public_dns.entry(n.to_ascii_lowercase()).or_default().push(addr);
+    }
+    Policy::compile(&sc, &opts)
+}
+
+fn default_case() -> Result<conformance::Case, Error> {
+    let v: serde_json::Value = serde_json::from_str(scenario::DEFAULT_CASE).map_err(|e| Error::BadArgument(e.to_string()))?;
+    Ok(conformance::load_case_value(&v, std::path::Path::new(scenario::DEFAULT_CASE_NAME), &Default::default())?)
+}
+
+fn warn(p: &Policy) {
+    for w in &p.warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+fn print_json(v: &serde_json::Value) {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: {e}"),
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, Error> {
+    match cli.cmd {
+        Cmd::Verify { input, flows, json } => {
+            let specs = flows.iter().map(|f| check::parse_flow(f).map_err(Error::BadArgument)).collect::<Result<Vec<_>, _>>()?;
+            let p = load_policy(&input)?;
+            warn(&p);
+            let outcomes: Vec<_> = specs.iter().map(|s| check::evaluate(&p, s)).collect();
+            if json {
+                print_json(&serde_json::Value::Array(outcomes.iter().map(|o| explain::trace_json(&p, o)).collect()));
+            } else {
+                let texts: Vec<String> = outcomes.iter().map(|o| explain::trace_text(&p, o)).collect();
+                print!("{}", texts.join("\n"));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Routes { input, json } => {
+            let p = load_policy(&input)?;
+            warn(&p);
+            if json { print_json(&explain::routes_json(&p)) } else { print!("{}", explain::routes_text(&p)) }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Rules { input, json } => {
+            let p = load_policy(&input)?;
+            warn(&p);
+            if json { print_json(&explain::rules_json(&p)) } else { print!("{}", explain::rules_text(&p)) }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Resolve { input, names, json } => {
+            let p = load_policy(&input)?;
+            warn(&p);
+            let rs: Vec<_> = names.iter().map(|n| (n, p.resolve(n))).collect();
+            if json {
+                print_json(&serde_json::Value::Array(rs.iter().map(|(n, r)| json!({"name": n, "answer": explain::resolution_json(r)})).collect()));
+            } else {
+                for (n, r) in rs {
+                    let v = explain::resolution_json(&r);
+                    println!("{n}: {} ({})", v["addresses"].as_array().map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", ")).filter(|s| !s.is_empty()).unwrap_or_else(|| "NXDOMAIN".into()), v["answered_by"].as_str().unwrap_or(""));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Conformance { paths, json, live } => {
+            let quiet = json;
+            let mut live_runner = |case: &conformance::Case| -> Result<Vec<serde_json::Value>, String> {
+                // The engine takes the policy by value: compile a fresh one.
+                let fresh = conformance::load_case(&case.file, &Default::default()).map_err(|e| e.to_string())?;
+                let checks: Vec<vnetlab::live::LiveCheck> = fresh.checks.iter().map(|c| match &c.kind {
+                    conformance::CheckKind::Flow(f) => vnetlab::live::LiveCheck::Flow {
+                        proto: f.proto,
+                        dest: match &f.dest {
+                            check::Dest::Addr(a) => vnetlab::live::LiveDest::Addr(*a),
+                            check::Dest::Name(n) => vnetlab::live::LiveDest::Name(n.clone()),
+                        },
+                        port: f.port,
+                    },
+                    conformance::CheckKind::Resolve(n) => vnetlab::live::LiveCheck::Resolve { name: n.clone() },
+                }).collect();
+                let outcomes = vnetlab::live::run_live_checks(fresh.policy, &checks).map_err(|e| e.to_string())?;
+                Ok(outcomes.iter().zip(&fresh.checks).map(|(o, c)| match c.kind {
+                    conformance::CheckKind::Resolve(_) => json!({"addresses": o.resolved.clone().unwrap_or_default().iter().map(|a| a.to_string()).collect::<Vec<_>>()}),
+                    conformance::CheckKind::Flow(_) => json!({"allowed": o.allowed, "source": o.source_seen.map(|s| s.ip().to_string())}),
+                }).collect())
+            };
+            let live_hook: Option<&mut conformance::LiveRunner<'_>> = if live { Some(&mut live_runner) } else { None };
+            let report = conformance::run(&paths, &Default::default(), live_hook, |name| {
+                if !quiet {
+                    eprintln!("case {name}");
+                }
+            })?;
+            if json {
+                print_json(&json!({"passed": report.passed, "failed": report.failed, "cases": report.cases,
+                    "failures": report.failures.iter().map(|f| json!({"case": f.case, "check": f.check, "key": f.key, "expected": f.expected, "actual": f.actual})).collect::<Vec<_>>()}));
+            } else {
+                for f in &report.failures {
+                    println!("{}", f.line());
+                }
+                println!("{} passed, {} failed", report.passed, report.failed);
+            }
+            Ok(if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Cmd::Lint { input, json } => lint(&input, json),
+        Cmd::Demo => demo(),
+        Cmd::Up { input, ports, flow_log, reject } => {
+            let policy = load_policy(&input)?;
+            warn(&policy);
+            let mut opts = vnetlab::testbed_cmd::UpOptions { flow_log, reject, ..Default::default() };
+            if let Some(p) = ports {
+                opts.ports = vnetlab::testbed_cmd::parse_ports(&p)?;
+            }
+            vnetlab::testbed_cmd::up(policy, opts)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Down => {
+            let r = vnetlab::testbed_cmd::down()?;
+            println!("removed {} namespace(s), {} /etc/netns dir(s), {} state file(s)", r.namespaces.len(), r.etc_dirs.len(), r.state_files.len());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Exit 0 clean, 1 findings, 2 when the input cannot be loaded.
+fn lint(a: &InputArgs, json: bool) -> Result<ExitCode, Error> {
+    let loaded = (|| -> Result<_, Error> {
+        let sc = load_scenario(a)?;
+        Ok((sc, scenario::load_service_tags(&a.service_tags)?))
+    })();
+    let (sc, tags) = match loaded {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let findings = vnetlab::lint::lint(&sc, &tags);
+    if json {
+        print_json(&json!({"findings": findings.iter().map(|f| f.to_json()).collect::<Vec<_>>()}));
+    } else {
+        for f in &findings {
+            println!("{}", f.line());
+        }
+        println!("{} finding(s)", findings.len());
+    }
+    Ok(if findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn demo() -> Result<ExitCode, Error> {
+    let case = default_case()?;
+    let p = &case.policy;
+    println!("vnetlab demo: {}\n", case.about.as_deref().unwrap_or(""));
+    print!("{}\n{}\n", explain::routes_text(p), explain::rules_text(p));
+    println!("Traces:\n");
+    for c in &case.checks {
+        if let conformance::CheckKind::Flow(spec) = &c.kind {
+            println!("{}", explain::trace_text(p, &check::evaluate(p, spec)));
+        }
+    }
+    let (mut passed, mut failed) = (0, 0);
+    for c in &case.checks {
+        let (actual, _) = conformance::static_actual(p, c);
+        let f = conformance::compare(&case.name, c, &actual);
+        if f.is_empty() {
+            passed += 1;
+        } else {
+            failed += 1;
+            for x in f {
+                println!("{}", x.line());
+            }
+        }
+    }
+    println!("Conformance checks of the embedded scenario: {passed} passed, {failed} failed");
+    println!("\nTry it on your own template: vnetlab verify -t azuredeploy.json \"tcp 10.0.1.4:1433\"");
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
 }

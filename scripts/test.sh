@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): installs what the tests need when it is
+# missing, then runs every test. Root-only tests (network namespaces, TUN)
+# run as root and skip with a message otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+
+if [ ! -d ../shared/conformance/cases ]; then
+  echo "error: ../shared (the fact sheet, conformance cases and real-world templates) must sit beside this repository" >&2
+  exit 2
+fi
+
+echo "== cargo test (workspace)"
+cargo test --workspace --locked 2>&1
+
+echo "== static conformance on ../shared/conformance/cases"
+cargo run --quiet --locked -- conformance ../shared/conformance/cases
+
+if [ "$(id -u)" -eq 0 ]; then
+  echo "== live conformance (real packets through the TUN engine and testbed namespaces)"
+  cargo run --quiet --locked -- conformance --live ../shared/conformance/cases
+else
+  echo "skipped: live conformance needs root (network namespaces, TUN devices)"
+fi
+
+echo "== lint of the real-world templates (must load: exit 0 or 1)"
+for t in ../shared/real-world/arm/*.json; do
+  case "$t" in *.parameters.json) continue ;; esac
+  set +e
+  cargo run --quiet --locked -- lint -t "$t" >/dev/null
+  rc=$?
+  set -e
+  if [ "$rc" -ge 2 ]; then
+    echo "error: lint could not load $t" >&2
+    exit 1
+  fi
+done
+echo "all test stages finished"
