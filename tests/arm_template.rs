@@ -247,3 +247,21 @@ fn module_outputs_feed_other_modules_in_any_order() {
     assert_eq!(names, vec!["app1", "vnet"]);
     assert_eq!(rs[0].body["properties"]["virtualNetworkSubnetId"], json!(format!("{RG}/Microsoft.Network/virtualNetworks/vnet/subnets/int")));
 }
+
+#[test]
+fn language_version_2_parameter_types() {
+    let rs = expand(json!({
+        "languageVersion": "2.0",
+        "definitions": {"subnetSpec": {"type": "object", "properties": {"name": {"type": "string"}}}},
+        "parameters": {
+            "spec": {"$ref": "#/definitions/subnetSpec", "defaultValue": {"name": "int"}},
+            "maybe": {"type": "string", "nullable": true}
+        },
+        "resources": {
+            "rt": {"type": "Microsoft.Network/routeTables", "name": "[parameters('spec').name]",
+                   "properties": {"m": "[parameters('maybe')]", "d": "[coalesce(parameters('maybe'), 'dflt')]"}}
+        }
+    }));
+    assert_eq!(rs[0].name, "int");
+    assert_eq!(rs[0].body["properties"], json!({"d": "dflt"}));
+}

@@ -385,11 +385,13 @@ impl<'t> Scope<'t> {
             ));
         };
         let path = child_path(&format!("{}.parameters", self.base), &p.name);
-        let ptype = match obj_get(p.decl, "type") {
-            Some(Value::String(t)) => t.to_ascii_lowercase(),
+        // languageVersion 2.0 user-defined types (`$ref`) are not checked.
+        let ptype = match (obj_get(p.decl, "type"), obj_get(p.decl, "$ref")) {
+            (Some(Value::String(t)), _) => t.to_ascii_lowercase(),
+            (None, Some(_)) => "any".to_string(),
             _ => return Err(self.err(&path, "the parameter declaration has no string 'type'")),
         };
-        if !["string", "securestring", "int", "bool", "object", "secureobject", "array"].contains(&ptype.as_str()) {
+        if !["string", "securestring", "int", "bool", "object", "secureobject", "array", "any"].contains(&ptype.as_str()) {
             return Err(self.err(format!("{path}.type"), format!("unknown parameter type '{ptype}' (expected string, securestring, int, bool, object, secureObject or array)")));
         }
         let value = if let Some((v, source)) = self.user_values.get(&key) {
@@ -399,6 +401,8 @@ impl<'t> Scope<'t> {
             let v = self.eval_json(d, &format!("{path}.defaultValue"), &[]);
             self.leave();
             convert_param(&ptype, &v?).map_err(|m| self.err(format!("{path}.defaultValue"), m))?
+        } else if matches!(obj_get(p.decl, "nullable"), Some(Value::Bool(true))) {
+            Value::Null
         } else {
             return Err(self.err(&path, format!("parameter '{}' has no value and no defaultValue; give one with -p {}=VALUE or a parameters file", p.name, p.name)));
         };
@@ -900,6 +904,7 @@ fn convert_param(ptype: &str, v: &Value) -> Result<Value, String> {
             },
             _ => Err(bad()),
         },
+        "any" => Ok(v.clone()),
         _ => Err(bad()),
     }
 }
