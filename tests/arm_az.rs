@@ -110,3 +110,24 @@ fn az_input_of_unknown_shape_is_an_error() {
         .unwrap_or_default();
     assert!(e.contains("takes no parameters"), "{e}");
 }
+
+#[test]
+fn private_endpoint_and_public_ip_show_use_arm_spelling() {
+    let pe = &load("private-endpoint-show.json")[0];
+    let p = &pe.body["properties"];
+    assert_eq!(p["subnet"]["id"], json!(format!("{P}/Microsoft.Network/virtualNetworks/vnet-app/subnets/data")));
+    let conn = &p["privateLinkServiceConnections"][0];
+    assert_eq!(conn["name"], json!("pe-blob-conn"));
+    assert_eq!(conn["properties"]["groupIds"], json!(["blob"]));
+    assert_eq!(conn["properties"]["privateLinkServiceId"], json!(format!("{P}/Microsoft.Storage/storageAccounts/stfuncdata")));
+    assert_eq!(p["customDnsConfigs"][0]["ipAddresses"], json!(["10.0.1.5"]));
+    let pip = &load("public-ip-show.json")[0];
+    assert_eq!(pip.body["properties"]["ipAddress"], json!("198.18.0.50"));
+    assert_eq!(pip.body["properties"]["publicIPAllocationMethod"], json!("Static"));
+    assert_eq!(pip.body["properties"]["publicIPAddressVersion"], json!("IPv4"));
+    assert_eq!(pip.body["sku"]["name"], json!("Standard"));
+    let ipc = arm::load_az(&json!({"type": "Microsoft.Network/privateEndpoints", "name": "pe",
+        "ipConfigurations": [{"name": "c", "etag": "W/\"1\"", "groupId": "blob", "memberName": "blob", "privateIpAddress": "10.0.1.9"}]}), "x", &DeployContext::default())
+        .unwrap_or_default();
+    assert_eq!(ipc[0].body["properties"]["ipConfigurations"][0]["properties"]["privateIPAddress"], json!("10.0.1.9"));
+}

@@ -152,6 +152,17 @@ fn plan_tiers_and_shared_plans() {
 }
 
 #[test]
+fn documented_example_loads() {
+    let doc = std::fs::read_to_string("docs/native-scenario.md").unwrap_or_else(|e| panic!("docs/native-scenario.md: {e}"));
+    let start = doc.find("```toml\n").map(|i| i + 8).unwrap_or_else(|| panic!("no toml block in the docs"));
+    let end = doc[start..].find("```").map(|i| i + start).unwrap_or(doc.len());
+    let rs = arm::load_native(&doc[start..end], "docs/native-scenario.md", &DeployContext::default()).unwrap_or_else(|e| panic!("{e}"));
+    let site = find(&rs, "Microsoft.Web/sites", "func-app");
+    assert_eq!(site.body["properties"]["vnetRouteAllEnabled"], json!(true));
+    assert_eq!(find(&rs, "Microsoft.Network/privateDnsZones/A", "privatelink.blob.core.windows.net/stfuncdata").body["properties"]["aRecords"][0]["ipv4Address"], json!("10.0.1.5"));
+}
+
+#[test]
 fn service_endpoints_become_arm_service_endpoints() {
     let text = "[[vnet]]\nname = \"v\"\naddress_space = [\"10.0.0.0/16\"]\n[[vnet.subnet]]\nname = \"s\"\nprefix = \"10.0.2.0/24\"\nservice_endpoints = [\"Microsoft.Sql\"]\n";
     let rs = arm::load_native(text, "s.toml", &DeployContext::default()).unwrap_or_else(|e| panic!("{e}"));

@@ -213,3 +213,55 @@ fn param_assignments_and_parameter_objects() {
     let got = arm::parameter_values_from_object(&json!({"a": 1, "b": {"value": [2]}, "c": {"x": 1}}), "f", "$.parameters").unwrap_or_default();
     assert_eq!(got, vec![("a".into(), json!(1)), ("b".into(), json!([2])), ("c".into(), json!({"x": 1}))]);
 }
+
+/// Bicep modules compile to inner-scope nested deployments; one module's
+/// output feeds another's parameter through `reference(...).outputs`.
+#[test]
+fn module_outputs_feed_other_modules_in_any_order() {
+    let rs = expand(json!({
+        "resources": [
+            {"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "app",
+             "properties": {
+                "expressionEvaluationOptions": {"scope": "inner"}, "mode": "Incremental",
+                "parameters": {"subnetId": {"value": "[reference(resourceId('Microsoft.Resources/deployments', 'network'), '2022-09-01').outputs.subnetId.value]"},
+                               "names": {"value": "[reference('network').outputs.names.value]"}},
+                "template": {
+                    "parameters": {"subnetId": {"type": "string"}, "names": {"type": "array"}},
+                    "resources": [{"type": "Microsoft.Web/sites", "name": "[parameters('names')[1]]", "properties": {"virtualNetworkSubnetId": "[parameters('subnetId')]"}}]
+                }
+             }},
+            {"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "network",
+             "properties": {
+                "expressionEvaluationOptions": {"scope": "inner"}, "mode": "Incremental",
+                "template": {
+                    "resources": [{"type": "Microsoft.Network/virtualNetworks", "name": "vnet", "properties": {"subnets": [{"name": "int", "properties": {}}]}}],
+                    "outputs": {
+                        "subnetId": {"type": "string", "value": "[reference(resourceId('Microsoft.Network/virtualNetworks', 'vnet')).subnets[0].id]"},
+                        "names": {"type": "array", "copy": {"count": 2, "input": "[format('app{0}', copyIndex())]"}}
+                    }
+                }
+             }}
+        ]
+    }));
+    let names: Vec<&str> = rs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, vec!["app1", "vnet"]);
+    assert_eq!(rs[0].body["properties"]["virtualNetworkSubnetId"], json!(format!("{RG}/Microsoft.Network/virtualNetworks/vnet/subnets/int")));
+}
+
+#[test]
+fn language_version_2_parameter_types() {
+    let rs = expand(json!({
+        "languageVersion": "2.0",
+        "definitions": {"subnetSpec": {"type": "object", "properties": {"name": {"type": "string"}}}},
+        "parameters": {
+            "spec": {"$ref": "#/definitions/subnetSpec", "defaultValue": {"name": "int"}},
+            "maybe": {"type": "string", "nullable": true}
+        },
+        "resources": {
+            "rt": {"type": "Microsoft.Network/routeTables", "name": "[parameters('spec').name]",
+                   "properties": {"m": "[parameters('maybe')]", "d": "[coalesce(parameters('maybe'), 'dflt')]"}}
+        }
+    }));
+    assert_eq!(rs[0].name, "int");
+    assert_eq!(rs[0].body["properties"], json!({"d": "dflt"}));
+}

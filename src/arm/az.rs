@@ -45,6 +45,21 @@ const CHILD_COLLECTIONS: [&str; 20] = [
     "ipConfigurationProfiles",
 ];
 
+/// az derives its keys from the Python SDK's snake_case names, so `IP`
+/// becomes `Ip`; ARM (and the model builder) spell these with `IP`.
+const ARM_SPELLING: [(&str, &str); 6] = [
+    ("privateIpAddress", "privateIPAddress"),
+    ("privateIpAddressVersion", "privateIPAddressVersion"),
+    ("privateIpAllocationMethod", "privateIPAllocationMethod"),
+    ("publicIpAddress", "publicIPAddress"),
+    ("publicIpAddressVersion", "publicIPAddressVersion"),
+    ("publicIpAllocationMethod", "publicIPAllocationMethod"),
+];
+
+fn arm_key(k: &str) -> String {
+    ARM_SPELLING.iter().find(|(az, _)| *az == k).map(|(_, arm)| arm.to_string()).unwrap_or_else(|| k.to_string())
+}
+
 /// Loads az CLI output: one resource object or an array of them.
 pub fn load_az(value: &Value, file: &str, ctx: &DeployContext) -> Result<Vec<Resource>, LoadError> {
     match value {
@@ -129,10 +144,10 @@ fn normalise_props(p: &Map<String, Value>) -> Value {
             Value::Null => {}
             Value::Array(items) if is_child_collection(k, items) => {
                 let wrapped = items.iter().filter(|x| !x.is_null()).map(normalise_sub_resource).collect();
-                out.insert(k.clone(), Value::Array(wrapped));
+                out.insert(arm_key(k), Value::Array(wrapped));
             }
             other => {
-                out.insert(k.clone(), drop_nulls(other));
+                out.insert(arm_key(k), drop_nulls(other));
             }
         }
     }
@@ -176,7 +191,7 @@ fn normalise_sub_resource(v: &Value) -> Value {
 }
 
 fn drop_nulls_obj(o: &Map<String, Value>) -> Map<String, Value> {
-    o.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), drop_nulls(v))).collect()
+    o.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (arm_key(k), drop_nulls(v))).collect()
 }
 
 fn drop_nulls(v: &Value) -> Value {

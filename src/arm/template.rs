@@ -92,10 +92,21 @@ pub fn parameter_values_from_object(v: &Value, file: &str, path: &str) -> Result
 
 /// Expands a template with the given parameter values.
 pub fn expand_template(template: &Value, file: &str, params: &ParamValues, ctx: &DeployContext) -> Result<Vec<Resource>, LoadError> {
-    expand_at(template, file, params, ctx, "$", 0)
+    expand_at(template, file, params, ctx, "$", 0, false).map(|(rs, _)| rs)
 }
 
-fn expand_at(template: &Value, file: &str, params: &ParamValues, ctx: &DeployContext, base: &str, depth: usize) -> Result<Vec<Resource>, LoadError> {
+/// Expands a template; with `with_outputs`, also evaluates its `outputs`
+/// (a nested deployment's outputs are what `reference(deployment).outputs`
+/// reads; the top-level template's outputs are of no use here).
+fn expand_at(
+    template: &Value,
+    file: &str,
+    params: &ParamValues,
+    ctx: &DeployContext,
+    base: &str,
+    depth: usize,
+    with_outputs: bool,
+) -> Result<(Vec<Resource>, Value), LoadError> {
     if depth > MAX_NESTING {
         return Err(LoadError::new(file, base, "nested deployments are nested too deeply"));
     }
@@ -118,7 +129,9 @@ fn expand_at(template: &Value, file: &str, params: &ParamValues, ctx: &DeployCon
             return Err(LoadError::new(file, format!("{base}.resources"), format!("'resources' must be an array (or an object keyed by symbolic name) but is {}", expr::kind(other))))
         }
     }
-    scope.finish()
+    let resources = scope.finish()?;
+    let outputs = if with_outputs { scope.eval_outputs(template.get("outputs"), &format!("{base}.outputs"), &[])? } else { Value::Null };
+    Ok((resources, outputs))
 }
 
 /// A JSON path one key deeper: `.name`, or `['odd key']`.
@@ -139,12 +152,15 @@ struct Instance<'t> {
     raw: &'t Map<String, Value>,
     copies: Vec<CopyFrame>,
     path: String,
+    /// A `Microsoft.Resources/deployments` (its body is its outputs).
+    deployment: bool,
 }
 
 /// What the expansion emits, in template order.
 enum Output {
     Instance(usize),
-    Nested(Vec<Resource>),
+    /// The resources of an inner-scope nested deployment (an instance).
+    Nested(usize),
 }
 
 struct ParamDecl<'t> {
@@ -169,6 +185,8 @@ struct Scope<'t> {
     instances: RefCell<Vec<Instance<'t>>>,
     bodies: RefCell<HashMap<usize, Value>>,
     outputs: RefCell<Vec<Output>>,
+    /// Resources of expanded inner-scope nested deployments, by instance.
+    nested: RefCell<HashMap<usize, Vec<Resource>>>,
 }
 
 fn obj_get<'m>(o: &'m Map<String, Value>, key: &str) -> Option<&'m Value> {
@@ -229,6 +247,7 @@ impl<'t> Scope<'t> {
             instances: RefCell::new(Vec::new()),
             bodies: RefCell::new(HashMap::new()),
             outputs: RefCell::new(Vec::new()),
+            nested: RefCell::new(HashMap::new()),
         })
     }
 
@@ -366,11 +385,13 @@ impl<'t> Scope<'t> {
             ));
         };
         let path = child_path(&format!("{}.parameters", self.base), &p.name);
-        let ptype = match obj_get(p.decl, "type") {
-            Some(Value::String(t)) => t.to_ascii_lowercase(),
+        // languageVersion 2.0 user-defined types (`$ref`) are not checked.
+        let ptype = match (obj_get(p.decl, "type"), obj_get(p.decl, "$ref")) {
+            (Some(Value::String(t)), _) => t.to_ascii_lowercase(),
+            (None, Some(_)) => "any".to_string(),
             _ => return Err(self.err(&path, "the parameter declaration has no string 'type'")),
         };
-        if !["string", "securestring", "int", "bool", "object", "secureobject", "array"].contains(&ptype.as_str()) {
+        if !["string", "securestring", "int", "bool", "object", "secureobject", "array", "any"].contains(&ptype.as_str()) {
             return Err(self.err(format!("{path}.type"), format!("unknown parameter type '{ptype}' (expected string, securestring, int, bool, object, secureObject or array)")));
         }
         let value = if let Some((v, source)) = self.user_values.get(&key) {
@@ -380,6 +401,8 @@ impl<'t> Scope<'t> {
             let v = self.eval_json(d, &format!("{path}.defaultValue"), &[]);
             self.leave();
             convert_param(&ptype, &v?).map_err(|m| self.err(format!("{path}.defaultValue"), m))?
+        } else if matches!(obj_get(p.decl, "nullable"), Some(Value::Bool(true))) {
+            Value::Null
         } else {
             return Err(self.err(&path, format!("parameter '{}' has no value and no defaultValue; give one with -p {}=VALUE or a parameters file", p.name, p.name)));
         };
@@ -528,9 +551,7 @@ impl<'t> Scope<'t> {
         };
         let (rtype, name) = full_type_and_name(&short_type, &short_name, parent);
         let id = self.resource_id(res, &rtype, &name, path, copies)?;
-        if rtype.eq_ignore_ascii_case("Microsoft.Resources/deployments") {
-            return self.nested_deployment(res, &name, path, copies);
-        }
+        let deployment = rtype.eq_ignore_ascii_case("Microsoft.Resources/deployments");
         let existing = matches!(obj_get(res, "existing"), Some(Value::Bool(true)));
         let idx = {
             let mut inst = self.instances.borrow_mut();
@@ -542,9 +563,13 @@ impl<'t> Scope<'t> {
                 raw: res,
                 copies: copies.to_vec(),
                 path: path.to_string(),
+                deployment,
             });
             inst.len() - 1
         };
+        if deployment {
+            return self.nested_deployment(res, idx, &name, path, copies);
+        }
         if !existing {
             self.outputs.borrow_mut().push(Output::Instance(idx));
         }
@@ -583,7 +608,9 @@ impl<'t> Scope<'t> {
         Ok(format!("{rg}/providers/{tail}"))
     }
 
-    fn nested_deployment(&self, res: &'t Map<String, Value>, name: &str, path: &str, copies: &[CopyFrame]) -> Result<(), LoadError> {
+    /// Checks a nested deployment and returns its inline template and
+    /// whether it uses the inner expression scope.
+    fn deployment_template(&self, res: &'t Map<String, Value>, name: &str, path: &str) -> Result<(&'t Map<String, Value>, &'t Value, bool), LoadError> {
         let pp = format!("{path}.properties");
         let Some(props) = obj_get(res, "properties").and_then(Value::as_object) else {
             return Err(self.err(path, "a nested deployment needs 'properties'"));
@@ -594,41 +621,27 @@ impl<'t> Scope<'t> {
         let Some(inner) = obj_get(props, "template") else {
             return Err(self.err(&pp, format!("nested deployment '{name}' has no inline 'template'")));
         };
-        let tpath = format!("{pp}.template");
-        let scope_mode = match obj_get(props, "expressionEvaluationOptions").and_then(Value::as_object).and_then(|o| obj_get(o, "scope")) {
-            Some(Value::String(s)) => s.to_ascii_lowercase(),
-            _ => "outer".to_string(),
-        };
-        if scope_mode == "inner" {
-            let mut pv = ParamValues::default();
-            if let Some(p) = obj_get(props, "parameters") {
-                let evaluated = self.eval_json(p, &format!("{pp}.parameters"), copies)?;
-                for (k, v) in parameter_values_from_object(&evaluated, &self.file, &format!("{pp}.parameters"))? {
-                    pv.values.push((k, v, format!("{pp}.parameters")));
-                }
-            }
-            let mut ctx = self.ctx.clone();
-            for (key, field) in [("resourceGroup", 0), ("subscriptionId", 1)] {
-                if let Some(v) = obj_get(res, key) {
-                    if let Value::String(s) = self.eval_json(v, &format!("{path}.{key}"), copies)? {
-                        if field == 0 {
-                            ctx.resource_group = s;
-                        } else {
-                            ctx.subscription_id = s;
-                        }
-                    }
-                }
-            }
-            let out = expand_at(inner, &self.file, &pv, &ctx, &tpath, self.depth + 1)?;
-            self.outputs.borrow_mut().push(Output::Nested(out));
+        if !inner.is_object() {
+            return Err(self.err(format!("{pp}.template"), "a nested template must be an object"));
+        }
+        let inner_scope = matches!(
+            obj_get(props, "expressionEvaluationOptions").and_then(Value::as_object).and_then(|o| obj_get(o, "scope")),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("inner")
+        );
+        Ok((props, inner, inner_scope))
+    }
+
+    /// Inner scope: expanded lazily (its parameters may `reference()`
+    /// anything in this template). Outer scope: the inner resources read this
+    /// template's parameters and variables, as if declared here.
+    fn nested_deployment(&self, res: &'t Map<String, Value>, idx: usize, name: &str, path: &str, copies: &[CopyFrame]) -> Result<(), LoadError> {
+        let (_, inner, inner_scope) = self.deployment_template(res, name, path)?;
+        if inner_scope {
+            self.outputs.borrow_mut().push(Output::Nested(idx));
             return Ok(());
         }
-        // Outer scope: the inner resources read this template's parameters
-        // and variables, exactly as if they were declared here.
-        let Some(inner) = inner.as_object() else {
-            return Err(self.err(&tpath, "a nested template must be an object"));
-        };
-        match obj_get(inner, "resources") {
+        let tpath = format!("{path}.properties.template");
+        match inner.get("resources") {
             Some(Value::Array(list)) => {
                 for (i, r) in list.iter().enumerate() {
                     self.enumerate(r, &format!("{tpath}.resources[{i}]"), None, copies, None)?;
@@ -640,19 +653,79 @@ impl<'t> Scope<'t> {
         }
     }
 
+    /// A nested deployment's body: `{properties: {outputs}}`; an inner-scope
+    /// one is expanded here and its resources kept for `finish`.
+    fn deployment_body(&self, idx: usize, res: &'t Map<String, Value>, copies: &[CopyFrame], path: &str, name: &str) -> Result<Value, LoadError> {
+        let (props, inner, inner_scope) = self.deployment_template(res, name, path)?;
+        let pp = format!("{path}.properties");
+        let tpath = format!("{pp}.template");
+        let outputs = if inner_scope {
+            let mut pv = ParamValues::default();
+            if let Some(p) = obj_get(props, "parameters") {
+                let evaluated = self.eval_json(p, &format!("{pp}.parameters"), copies)?;
+                for (k, v) in parameter_values_from_object(&evaluated, &self.file, &format!("{pp}.parameters"))? {
+                    pv.values.push((k, v, format!("{pp}.parameters")));
+                }
+            }
+            let mut ctx = self.ctx.clone();
+            if let Some(Value::String(rg)) = obj_get(res, "resourceGroup").map(|v| self.eval_json(v, &format!("{path}.resourceGroup"), copies)).transpose()? {
+                ctx.resource_group = rg;
+            }
+            if let Some(Value::String(sub)) = obj_get(res, "subscriptionId").map(|v| self.eval_json(v, &format!("{path}.subscriptionId"), copies)).transpose()? {
+                ctx.subscription_id = sub;
+            }
+            let (resources, outputs) = expand_at(inner, &self.file, &pv, &ctx, &tpath, self.depth + 1, true)?;
+            self.nested.borrow_mut().insert(idx, resources);
+            outputs
+        } else {
+            self.eval_outputs(inner.get("outputs"), &format!("{tpath}.outputs"), copies)?
+        };
+        Ok(serde_json::json!({"properties": {"outputs": outputs, "provisioningState": "Succeeded"}}))
+    }
+
+    /// `outputs` as `reference(deployment).outputs` shows them:
+    /// `{name: {type, value}}`, with output-level `copy` expanded.
+    fn eval_outputs(&self, outputs: Option<&Value>, path: &str, copies: &[CopyFrame]) -> Result<Value, LoadError> {
+        let mut out = Map::new();
+        let Some(Value::Object(o)) = outputs else { return Ok(Value::Object(out)) };
+        for (k, decl) in o {
+            let p = child_path(path, k);
+            let Some(d) = decl.as_object() else { return Err(self.err(&p, "an output must be an object {type, value}")) };
+            let value = if let Some(Value::Object(c)) = obj_get(d, "copy") {
+                let count = self.copy_count(obj_get(c, "count"), &format!("{p}.copy"), copies)?;
+                let input = obj_get(c, "input").ok_or_else(|| self.err(format!("{p}.copy"), "an output copy needs an 'input'"))?;
+                let mut items = Vec::new();
+                for i in 0..count {
+                    let mut frames = copies.to_vec();
+                    frames.push(CopyFrame { name: None, index: i, answers_unnamed: true });
+                    items.push(self.eval_json(input, &format!("{p}.copy.input (copy {i})"), &frames)?);
+                }
+                Value::Array(items)
+            } else {
+                match obj_get(d, "value") {
+                    Some(v) => self.eval_json(v, &format!("{p}.value"), copies)?,
+                    None => Value::Null,
+                }
+            };
+            let t = obj_get(d, "type").cloned().unwrap_or(Value::Null);
+            out.insert(k.clone(), serde_json::json!({"type": t, "value": value}));
+        }
+        Ok(Value::Object(out))
+    }
+
     // -- bodies ---------------------------------------------------------------
 
     fn body(&self, idx: usize) -> Result<Value, LoadError> {
         if let Some(b) = self.bodies.borrow().get(&idx) {
             return Ok(b.clone());
         }
-        let (raw, copies, path, rtype, name, id) = {
+        let (raw, copies, path, rtype, name, id, deployment) = {
             let inst = self.instances.borrow();
             let i = &inst[idx];
-            (i.raw, i.copies.clone(), i.path.clone(), i.rtype.clone(), i.name.clone(), i.id.clone())
+            (i.raw, i.copies.clone(), i.path.clone(), i.rtype.clone(), i.name.clone(), i.id.clone(), i.deployment)
         };
         self.enter(format!("resource '{name}' ({rtype})"), &path)?;
-        let r = self.eval_body(raw, &copies, &path, &rtype, &name, &id);
+        let r = if deployment { self.deployment_body(idx, raw, &copies, &path, &name) } else { self.eval_body(raw, &copies, &path, &rtype, &name, &id) };
         self.leave();
         let b = r?;
         self.bodies.borrow_mut().insert(idx, b.clone());
@@ -698,7 +771,10 @@ impl<'t> Scope<'t> {
         let mut out = Vec::new();
         for o in outputs {
             match o {
-                Output::Nested(list) => out.extend(list),
+                Output::Nested(idx) => {
+                    self.body(idx)?;
+                    out.extend(self.nested.borrow_mut().remove(&idx).unwrap_or_default());
+                }
                 Output::Instance(idx) => {
                     let body = self.body(idx)?;
                     let inst = self.instances.borrow();
@@ -828,6 +904,7 @@ fn convert_param(ptype: &str, v: &Value) -> Result<Value, String> {
             },
             _ => Err(bad()),
         },
+        "any" => Ok(v.clone()),
         _ => Err(bad()),
     }
 }
