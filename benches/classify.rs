@@ -3,16 +3,21 @@
 //! tables shaped like real ones (host rules, prefixes, service-tag-like
 //! large sets, port lists, Azure's default rules at the tail).
 //!
+//! The `decide` groups measure a full policy decision (`Policy::decide`
+//! against `Policy::decide_linear`) on an ARM template with the same NSG on
+//! the integration subnet and a 400-route table.
+//!
 //! Every benchmark runs a fixed batch of `BATCH` keys per iteration and
 //! declares `Throughput::Elements(BATCH)`; `scripts/bench-classify.sh`
 //! divides criterion's per-iteration mean by `BATCH` to report ns per lookup.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ipnet::Ipv4Net;
+use serde_json::{json, Value};
 use std::net::Ipv4Addr;
-use vnetlab::addr::{AddrSet, PortSet};
+use vnetlab::addr::{set_to_nets, AddrSet, PortSet};
 use vnetlab::nsg::classify::{first_match_linear, Classifier, Key, MatchRule, ProtoMask};
-use vnetlab::policy::Proto;
+use vnetlab::policy::{Flow, Policy, PolicyOptions, Proto};
 use vnetlab::route::lpm::{select_linear, Lpm, LpmEntry, Origin};
 
 /// Keys per measured iteration (the script divides by this).
@@ -304,5 +309,147 @@ fn bench_lpm(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_nsg, bench_lpm);
+/// An address set as ARM writes it: a tag where the set is one, else prefixes.
+fn arm_addresses(set: &AddrSet, tags: &Tags) -> Vec<String> {
+    if set.is_all() {
+        vec!["*".into()]
+    } else if *set == tags.internet {
+        vec!["Internet".into()]
+    } else if *set == tags.vnet {
+        vec!["VirtualNetwork".into()]
+    } else {
+        set_to_nets(set).iter().map(|n| n.to_string()).collect()
+    }
+}
+
+fn arm_ports(set: &PortSet) -> Vec<String> {
+    if set.is_all() {
+        return vec!["*".into()];
+    }
+    set.ranges().iter().map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect()
+}
+
+/// `xPrefix` for one value, `xPrefixes` for several, as the portal writes them.
+fn one_or_many(props: &mut serde_json::Map<String, Value>, one: &str, many: &str, values: Vec<String>) {
+    if values.len() == 1 {
+        props.insert(one.into(), json!(values[0]));
+    } else {
+        props.insert(many.into(), json!(values));
+    }
+}
+
+/// A site integrated into a subnet whose NSG holds the user rules of
+/// `rules` (Azure adds the default rules itself) and whose route table holds
+/// the user routes of `routes`.
+fn template(rules: &[(MatchRule, bool)], routes: &[LpmEntry], tags: &Tags) -> Value {
+    let user_rules = &rules[..rules.len().saturating_sub(3)];
+    let security_rules: Vec<Value> = user_rules
+        .iter()
+        .enumerate()
+        .map(|(i, (r, allow))| {
+            let protocol = match r.protocols {
+                ProtoMask::TCP => "Tcp",
+                ProtoMask::UDP => "Udp",
+                ProtoMask::ICMP => "Icmp",
+                _ => "*",
+            };
+            let mut props = serde_json::Map::new();
+            props.insert("priority".into(), json!(100 + i));
+            props.insert("direction".into(), json!("Outbound"));
+            props.insert("access".into(), json!(if *allow { "Allow" } else { "Deny" }));
+            props.insert("protocol".into(), json!(protocol));
+            one_or_many(&mut props, "sourceAddressPrefix", "sourceAddressPrefixes", arm_addresses(&r.src, tags));
+            one_or_many(&mut props, "sourcePortRange", "sourcePortRanges", arm_ports(&r.src_ports));
+            one_or_many(&mut props, "destinationAddressPrefix", "destinationAddressPrefixes", arm_addresses(&r.dst, tags));
+            one_or_many(&mut props, "destinationPortRange", "destinationPortRanges", arm_ports(&r.dst_ports));
+            json!({ "name": format!("rule{i}"), "properties": props })
+        })
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    let user_routes: Vec<Value> = routes
+        .iter()
+        .filter(|e| e.origin == Origin::User && seen.insert(e.net.trunc()))
+        .enumerate()
+        .map(|(i, e)| {
+            json!({ "name": format!("route{i}"), "properties": {
+                "addressPrefix": e.net.trunc().to_string(),
+                "nextHopType": "VirtualAppliance",
+                "nextHopIpAddress": "10.0.2.4",
+            }})
+        })
+        .collect();
+    json!({
+        "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+        "contentVersion": "1.0.0.0",
+        "resources": [
+            { "type": "Microsoft.Web/serverfarms", "apiVersion": "2022-03-01", "name": "plan",
+              "location": "westeurope", "sku": { "name": "P1v3" }, "kind": "app" },
+            { "type": "Microsoft.Network/networkSecurityGroups", "apiVersion": "2023-04-01", "name": "nsg",
+              "location": "westeurope", "properties": { "securityRules": security_rules } },
+            { "type": "Microsoft.Network/routeTables", "apiVersion": "2023-04-01", "name": "routes",
+              "location": "westeurope", "properties": { "routes": user_routes } },
+            { "type": "Microsoft.Network/virtualNetworks", "apiVersion": "2023-04-01", "name": "vnet",
+              "location": "westeurope",
+              "properties": {
+                "addressSpace": { "addressPrefixes": ["10.0.0.0/16"] },
+                "subnets": [
+                    { "name": "integration", "properties": {
+                        "addressPrefix": "10.0.1.0/24",
+                        "networkSecurityGroup": { "id": "[resourceId('Microsoft.Network/networkSecurityGroups', 'nsg')]" },
+                        "routeTable": { "id": "[resourceId('Microsoft.Network/routeTables', 'routes')]" },
+                        "delegations": [{ "name": "web", "properties": { "serviceName": "Microsoft.Web/serverFarms" } }]
+                    }},
+                    { "name": "appliances", "properties": { "addressPrefix": "10.0.2.0/24" } }
+                ]
+              }
+            },
+            { "type": "Microsoft.Web/sites", "apiVersion": "2022-03-01", "name": "app", "location": "westeurope",
+              "kind": "app",
+              "properties": {
+                "serverFarmId": "[resourceId('Microsoft.Web/serverfarms', 'plan')]",
+                "virtualNetworkSubnetId": "[resourceId('Microsoft.Network/virtualNetworks/subnets', 'vnet', 'integration')]",
+                "vnetRouteAllEnabled": true
+              }
+            }
+        ]
+    })
+}
+
+fn compile_policy(tpl: &Value) -> Result<Policy, String> {
+    let resources = vnetlab::arm::expand_template(tpl, "bench", &Default::default(), &Default::default())
+        .map_err(|e| e.to_string())?;
+    let scenario = vnetlab::model::build(&resources).map_err(|e| e.to_string())?;
+    Policy::compile(&scenario, &PolicyOptions::default()).map_err(|e| e.to_string())
+}
+
+fn bench_decide(c: &mut Criterion) {
+    let tags = tags();
+    let routes = route_table(0x407e);
+    for n in RULE_COUNTS {
+        let rules = nsg(n, 0x5eed + n as u64, &tags);
+        let policy = match compile_policy(&template(&rules, &routes, &tags)) {
+            Ok(p) => p,
+            Err(e) => panic!("decide bench: the generated template with {n} rules does not compile: {e}"),
+        };
+        let src = policy.instance_ip();
+        let flows: Vec<Flow> = keys(&rules, &tags, 0xcafe + n as u64)
+            .iter()
+            .map(|k| Flow { proto: k.proto, src, src_port: k.src_port, dst: Ipv4Addr::from(k.dst), dst_port: k.dst_port })
+            .collect();
+        for f in &flows {
+            assert_eq!(policy.decide(f), policy.decide_linear(f), "bench data disagrees on {f:?}");
+        }
+        let mut g = c.benchmark_group("decide");
+        g.throughput(Throughput::Elements(BATCH as u64));
+        g.bench_with_input(BenchmarkId::new("compiled", n), &flows, |b, fs| {
+            b.iter(|| fs.iter().filter(|f| policy.decide(black_box(f)).allowed).count())
+        });
+        g.bench_with_input(BenchmarkId::new("linear", n), &flows, |b, fs| {
+            b.iter(|| fs.iter().filter(|f| policy.decide_linear(black_box(f)).allowed).count())
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, bench_nsg, bench_lpm, bench_decide);
 criterion_main!(benches);

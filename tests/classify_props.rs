@@ -122,7 +122,7 @@ fn key_proto() -> impl Strategy<Value = Proto> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 160, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     #[test]
     fn classifier_agrees_with_linear(
@@ -166,7 +166,7 @@ fn entry() -> impl Strategy<Value = LpmEntry> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
     #[test]
     fn lpm_agrees_with_linear(

@@ -281,4 +281,30 @@ mod tests {
         assert_eq!(both(&t, "255.255.255.254"), Some(2));
         assert_eq!(Lpm::new(&t).intervals(), 3);
     }
+
+    #[test]
+    fn interval_map_small_and_large_tops() {
+        // Few intervals: 8-bit top. Boundaries deep in the trie and at the ends.
+        let small = IntervalMap::new(&[0, 0x0a00_0001, 0x0a00_0100, u32::MAX], &[1, 2, 3, 4]);
+        assert_eq!(small.get(0), 1);
+        assert_eq!(small.get(0x0a00_0000), 1);
+        assert_eq!(small.get(0x0a00_0001), 2);
+        assert_eq!(small.get(0x0a00_00ff), 2);
+        assert_eq!(small.get(0x0a00_0100), 3);
+        assert_eq!(small.get(u32::MAX - 1), 3);
+        assert_eq!(small.get(u32::MAX), 4);
+        // Many intervals: 16-bit top; every start keeps its own value.
+        let starts: Vec<u32> = (0..200u32).map(|i| i * 0x0101_0101).collect();
+        let values: Vec<u32> = (0..200u32).map(|i| i * 7 % 13).collect();
+        let large = IntervalMap::new(&starts, &values);
+        for (i, &s) in starts.iter().enumerate() {
+            assert_eq!(large.get(s), values[i]);
+            if s > 0 {
+                assert_eq!(large.get(s - 1), values[i - 1]);
+            }
+        }
+        assert_eq!(large.get(u32::MAX), values[199]);
+        // Values above the tag bit are clamped rather than corrupting entries.
+        assert_eq!(IntervalMap::new(&[0], &[u32::MAX]).get(5), IntervalMap::MAX_VALUE);
+    }
 }
