@@ -153,7 +153,7 @@ fn load_scenario(a: &InputArgs) -> Result<vnetlab::model::Scenario, Error> {
         }
     }
     if a.templates.is_empty() {
-        let v: serde_json::Value = serde_json::from_str(scenario::DEFAULT_CASE).map_err(|e| Error::BadArgument(e.to_string()))?;
+        let v = default_case_value()?;
         let res = vnetlab::arm::expand_template(&v["template"], scenario::DEFAULT_CASE_NAME, &scenario::param_values(&inputs)?, &inputs.ctx)?;
         return Ok(vnetlab::model::build_with(&res, &inputs.build)?);
     }
@@ -167,7 +167,7 @@ fn load_policy(a: &InputArgs) -> Result<Policy, Error> {
     let mut opts = PolicyOptions { site: a.site.clone(), subnet: a.subnet.clone(), allow_port_25: a.allow_port_25, ..Default::default() };
     opts.service_tags = scenario::load_service_tags(&a.service_tags)?;
     if a.templates.is_empty() {
-        let case: serde_json::Value = serde_json::from_str(scenario::DEFAULT_CASE).map_err(|e| Error::BadArgument(e.to_string()))?;
+        let case = default_case_value()?;
         if let Some(m) = case["public_dns"].as_object() {
             for (k, v) in m {
                 if let Some(addr) = v.as_str().and_then(|s| s.parse().ok()) {
@@ -183,8 +183,13 @@ fn load_policy(a: &InputArgs) -> Result<Policy, Error> {
     Policy::compile(&sc, &opts)
 }
 
+/// The embedded default scenario, a conformance case, as JSON.
+fn default_case_value() -> Result<serde_json::Value, Error> {
+    Ok(vnetlab::arm::parse_json(scenario::DEFAULT_CASE, scenario::DEFAULT_CASE_NAME)?)
+}
+
 fn default_case() -> Result<conformance::Case, Error> {
-    let v: serde_json::Value = serde_json::from_str(scenario::DEFAULT_CASE).map_err(|e| Error::BadArgument(e.to_string()))?;
+    let v = default_case_value()?;
     Ok(conformance::load_case_value(&v, std::path::Path::new(scenario::DEFAULT_CASE_NAME), &Default::default())?)
 }
 

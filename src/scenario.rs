@@ -3,9 +3,8 @@
 //! place that reads input files. Also holds the embedded default scenario.
 
 use crate::arm::{self, DeployContext, ParamValues, Resource};
-use crate::error::{Error, LoadError};
+use crate::error::Error;
 use crate::model::{self, BuildOptions, Scenario};
-use crate::policy::{Policy, PolicyOptions};
 use crate::tags::ServiceTags;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -81,13 +80,4 @@ pub fn load_service_tags(files: &[PathBuf]) -> Result<ServiceTags, Error> {
         tags.merge(&ServiceTags::from_azure_file(&read(f)?, &f.display().to_string())?);
     }
     Ok(tags)
-}
-
-/// Compiles a policy, with a load error's file/path kept intact.
-pub fn compile(sc: &Scenario, opts: &PolicyOptions) -> Result<Policy, Error> {
-    Policy::compile(sc, opts)
-}
-
-pub fn load_error(file: &str, msg: impl Into<String>) -> Error {
-    Error::Load(LoadError::new(file, "", msg))
 }

@@ -28,24 +28,7 @@ pub fn build(resources: &[Resource]) -> Result<Scenario, LoadError> {
     build_with(resources, &BuildOptions::default())
 }
 
-/// Splits a full resource id into (full type, full name).
-fn parse_id(id: &str) -> Option<(String, String)> {
-    let lower = id.to_ascii_lowercase();
-    let at = lower.rfind("/providers/")?;
-    let rest = &id[at + "/providers/".len()..];
-    let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    if segs.len() < 3 || segs.len() % 2 == 0 {
-        return None;
-    }
-    let mut ty = segs[0].to_string();
-    let mut names = Vec::new();
-    for pair in segs[1..].chunks(2) {
-        ty.push('/');
-        ty.push_str(pair[0]);
-        names.push(pair[1]);
-    }
-    Some((ty, names.join("/")))
-}
+use crate::arm::parse_resource_id as parse_id;
 
 fn key(ty: &str, name: &str) -> (String, String) {
     (ty.to_ascii_lowercase(), name.to_ascii_lowercase())
