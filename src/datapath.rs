@@ -31,7 +31,7 @@ use crate::dnswire::{self, DnsError, NameBuf};
 use crate::flow::{Action, Count, Dir, FlowEntry, FlowId, FlowTable, InsertError, Timestamp, TCP_IDLE_DEFAULT_SECS};
 use crate::flowlog::{self, FlowRecord, RecordState};
 use crate::nat::{Destination, SnatPool};
-use crate::packet::{self, End, Packet, PacketError, Transport, ICMP_CODE_ADMIN_PROHIBITED};
+use crate::packet::{self, End, Offload, Packet, PacketError, Transport, ICMP_CODE_ADMIN_PROHIBITED};
 use crate::policy::{Decision, Egress, Flow, NatGatewayInfo, Policy, Proto, Resolution, RuleIdx, SourceNat};
 
 /// The platform's DNS resolver (and wireserver).
@@ -240,6 +240,40 @@ impl Counters {
     pub fn total_drops(&self) -> u64 {
         self.drops.iter().sum()
     }
+
+    /// Packets read but neither delivered, answered nor dropped; 0 unless a
+    /// path forgot to count. Each packet read ends in exactly one of: a
+    /// world, the app, a drop (a reject is a drop plus a reply), or a DNS
+    /// answer; unparsable packets count only as drops.
+    pub fn unaccounted(&self) -> i64 {
+        let unparsed: u64 = [DropCause::Malformed, DropCause::Fragment, DropCause::NotIpv4].map(|c| self.drops(c)).iter().sum();
+        let read = self.from_app.packets + self.from_world.packets + unparsed;
+        let settled = self.to_world.packets + self.to_app.packets - self.rejects + self.total_drops();
+        read as i64 - settled as i64
+    }
+
+    /// The counters as JSON (`vnetlab up --stats`), drops keyed by cause name.
+    pub fn to_json(&self) -> serde_json::Value {
+        let count = |c: &Count| serde_json::json!({ "packets": c.packets, "bytes": c.bytes });
+        let drops: serde_json::Map<String, serde_json::Value> =
+            DropCause::ALL.iter().map(|&c| (c.name().to_string(), self.drops(c).into())).collect();
+        serde_json::json!({
+            "from_app": count(&self.from_app),
+            "from_world": count(&self.from_world),
+            "to_world": count(&self.to_world),
+            "to_app": count(&self.to_app),
+            "rejects": self.rejects,
+            "dns_responses": self.dns_responses,
+            "dns_errors": self.dns_errors,
+            "flows_created": self.flows_created,
+            "flows_denied": self.flows_denied,
+            "flows_ended": self.flows_ended,
+            "records_lost": self.records_lost,
+            "write_errors": self.write_errors,
+            "drops": drops,
+            "unaccounted": self.unaccounted(),
+        })
+    }
 }
 
 /// The datapath of one emulated site.
@@ -309,14 +343,15 @@ impl<P: PolicyView> Datapath<P> {
     // -----------------------------------------------------------------------
     // From the app
 
-    /// A packet the app sent. `reply` receives RSTs, ICMP errors and DNS
-    /// answers (1500 bytes are enough).
-    pub fn from_app(&mut self, pkt: &mut [u8], now: Timestamp, reply: &mut [u8]) -> Verdict {
+    /// A packet the app sent, with what its device said about it (`off`:
+    /// partial checksum, TSO). `reply` receives RSTs, ICMP errors and DNS
+    /// answers (1500 bytes are enough); they are always plain packets.
+    pub fn from_app(&mut self, pkt: &mut [u8], off: Offload, now: Timestamp, reply: &mut [u8]) -> Verdict {
         let mut p = match packet::parse(pkt) {
-            Ok(p) => p,
+            Ok(p) => p.with_offload(off),
             Err(e) => return self.drop(DropCause::of(e)),
         };
-        add(&mut self.counters.from_app, p.len);
+        add(&mut self.counters.from_app, p.segments, p.len);
         match p.transport {
             Transport::IcmpEcho { request: true } => {}
             Transport::IcmpEcho { request: false } => return self.drop(DropCause::NoFlowFromApp),
@@ -362,11 +397,11 @@ impl<P: PolicyView> Datapath<P> {
     /// The cached action for a known flow.
     fn forward_out(&mut self, id: FlowId, pkt: &mut [u8], p: &mut Packet, now: Timestamp, reply: &mut [u8]) -> Verdict {
         let Some(e) = self.flows.get_mut(id) else { return self.drop(DropCause::NoFlowFromApp) };
-        e.on_packet(Dir::Out, p.len, p.tcp_flags(), now);
+        e.on_packet(Dir::Out, p.len, p.segments, p.tcp_flags(), now);
         match e.action {
             Action::Forward { world, src, src_port } => {
                 packet::rewrite(pkt, p, End::Src, src, src_port);
-                add(&mut self.counters.to_world, p.len);
+                add(&mut self.counters.to_world, p.segments, p.len);
                 Verdict::ToWorld(world)
             }
             Action::Drop => self.reject_or_drop(DropCause::Denied, pkt, p, reply),
@@ -458,7 +493,7 @@ impl<P: PolicyView> Datapath<P> {
         match len {
             Some(len) => {
                 self.counters.rejects += 1;
-                add(&mut self.counters.to_app, len);
+                add(&mut self.counters.to_app, 1, len);
                 Verdict::ReplyToApp { len }
             }
             None => Verdict::Drop(cause),
@@ -487,7 +522,7 @@ impl<P: PolicyView> Datapath<P> {
         match len {
             Some(len) => {
                 self.counters.dns_responses += 1;
-                add(&mut self.counters.to_app, len);
+                add(&mut self.counters.to_app, 1, len);
                 Verdict::ReplyToApp { len }
             }
             None => self.drop(DropCause::DnsMalformed),
@@ -498,12 +533,12 @@ impl<P: PolicyView> Datapath<P> {
     // From a world
 
     /// A packet arriving from `world` (addressed to a translated source).
-    pub fn from_world(&mut self, world: World, pkt: &mut [u8], now: Timestamp, _reply: &mut [u8]) -> Verdict {
+    pub fn from_world(&mut self, world: World, pkt: &mut [u8], off: Offload, now: Timestamp, _reply: &mut [u8]) -> Verdict {
         let mut p = match packet::parse(pkt) {
-            Ok(p) => p,
+            Ok(p) => p.with_offload(off),
             Err(e) => return self.drop(DropCause::of(e)),
         };
-        add(&mut self.counters.from_world, p.len);
+        add(&mut self.counters.from_world, p.segments, p.len);
         let (reply_key, is_error) = match p.transport {
             // The quote is a packet the world got from us: reversed, it is a reply tuple.
             Transport::IcmpError { quote: q, .. } => (
@@ -523,14 +558,14 @@ impl<P: PolicyView> Datapath<P> {
         let app = e.key;
         if is_error {
             // Errors count as traffic but neither refresh nor change state.
-            add(&mut e.inb, p.len);
+            add(&mut e.inb, p.segments, p.len);
             packet::rewrite_quote(pkt, &mut p, End::Src, app.src, app.src_port);
             packet::rewrite(pkt, &mut p, End::Dst, app.src, 0);
         } else {
-            e.on_packet(Dir::In, p.len, p.tcp_flags(), now);
+            e.on_packet(Dir::In, p.len, p.segments, p.tcp_flags(), now);
             packet::rewrite(pkt, &mut p, End::Dst, app.src, app.src_port);
         }
-        add(&mut self.counters.to_app, p.len);
+        add(&mut self.counters.to_app, p.segments, p.len);
         Verdict::ToApp
     }
 
@@ -564,6 +599,15 @@ impl<P: PolicyView> Datapath<P> {
     }
 
     /// Removes a flow, releases its port into cooldown, writes its end record.
+    /// Ends every flow (reason `shutdown`), so that the flow log accounts
+    /// for every packet the engine moved: the engine calls this as it stops.
+    pub fn end_all(&mut self, now: Timestamp) {
+        let ids: Vec<FlowId> = self.flows.iter_mut().map(|(id, _)| id).collect();
+        for id in ids {
+            self.end_flow(id, now, Some("shutdown"));
+        }
+    }
+
     fn end_flow(&mut self, id: FlowId, now: Timestamp, reason: Option<&'static str>) {
         let Some(e) = self.flows.remove(id) else { return };
         self.counters.flows_ended += 1;
@@ -604,8 +648,8 @@ impl<P: PolicyView> Datapath<P> {
     }
 }
 
-fn add(c: &mut Count, len: usize) {
-    c.packets += 1;
+fn add(c: &mut Count, segments: u32, len: usize) {
+    c.packets += u64::from(segments);
     c.bytes += len as u64;
 }
 

@@ -10,6 +10,12 @@
 //! go to a writer thread (JSON lines), so file I/O never blocks the packet
 //! loop. The shutdown future ends the loop; the counters are returned.
 //!
+//! With offloads (`Devices::vnet_hdr`) every packet read or written starts
+//! with a virtio-net header: the engine hands its checksum and segmentation
+//! facts to the datapath (`Offload`) and writes the same header back out, so
+//! a 64 KiB TCP segment crosses the engine in one read and one write and is
+//! cut into MTU-sized packets by nobody (the receiving stack takes it whole).
+//!
 //! Per packet nothing is allocated: one receive buffer and one reply buffer
 //! are reused. The clock is read here, once per batch, and passed in as a
 //! `Timestamp`.
@@ -28,17 +34,32 @@ use tokio::io::unix::AsyncFd;
 use crate::datapath::{Counters, Datapath, PolicyView, Verdict, World};
 use crate::flow::Timestamp;
 use crate::flowlog::{FlowRecord, WallClock};
+use crate::packet::Offload;
+use vnetlab_testbed::VNET_HDR_LEN;
 
 /// Packets read from one device per wakeup before the others get a turn.
 pub const BATCH: usize = 64;
-/// Receive buffer: a TUN device delivers at most one MTU-sized packet (or
-/// 64 KiB with offloads, not used yet).
-const RX_BUF: usize = 65_536;
+/// Receive buffer: one packet of at most 64 KiB (a TSO segment with
+/// offloads) after its virtio-net header.
+const RX_BUF: usize = VNET_HDR_LEN + 65_536;
 
 /// The TUN devices the engine drives (raw IPv4, IFF_NO_PI).
 pub struct Devices {
     pub app: OwnedFd,
     pub worlds: Vec<(World, OwnedFd)>,
+    /// Every device carries virtio-net headers (`TunOptions::vnet_hdr`).
+    pub vnet_hdr: bool,
+}
+
+/// The virtio-net header's facts the datapath needs (flags byte 0: bit 0
+/// NEEDS_CSUM; byte 1 gso_type, 0 for none; bytes 4-5 gso_size, in the
+/// host's byte order as TUN devices write it).
+fn offload_of(hdr: &[u8]) -> Offload {
+    let gso = hdr[1] & 0x7f != 0;
+    Offload {
+        csum_partial: hdr[0] & 0x01 != 0,
+        gso_size: if gso { u16::from_ne_bytes([hdr[4], hdr[5]]) } else { 0 },
+    }
 }
 
 /// Appends flow-log records as JSON lines to a file from its own thread.
@@ -129,6 +150,7 @@ pub async fn run<P: PolicyView>(
     log: Option<FlowLogWriter>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<Counters> {
+    let devices_vnet_hdr = devices.vnet_hdr;
     let mut devs = Vec::with_capacity(1 + devices.worlds.len());
     for (world, fd) in std::iter::once((None, devices.app)).chain(devices.worlds.into_iter().map(|(w, fd)| (Some(w), fd))) {
         set_nonblocking(&fd)?;
@@ -150,8 +172,11 @@ pub async fn run<P: PolicyView>(
     let wall = WallClock { unix_nanos_at_origin: unix_now.as_nanos() as u64 };
     let now = || Timestamp(origin.elapsed().as_nanos() as u64);
 
+    // Packets start after the header room; replies get an all-zero header
+    // (a plain packet, checksums complete).
+    let h = if devices_vnet_hdr { VNET_HDR_LEN } else { 0 };
     let mut rx = vec![0u8; RX_BUF];
-    let mut reply = vec![0u8; 2048];
+    let mut reply = vec![0u8; VNET_HDR_LEN + 2048];
     let mut records = Vec::new();
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -190,15 +215,20 @@ pub async fn run<P: PolicyView>(
                 Ok(Err(e)) => return Err(e),
                 Err(_would_block) => break,
             };
-            let pkt = &mut rx[..n];
+            // A read shorter than the header leaves an empty packet, which
+            // the datapath counts as malformed.
+            let (hdr, pkt) = rx[..n].split_at_mut(h.min(n));
+            let off = if h > 0 && hdr.len() == h { offload_of(hdr) } else { Offload::default() };
             let verdict = match devs[ready].world {
-                None => datapath.from_app(pkt, t, &mut reply),
-                Some(w) => datapath.from_world(w, pkt, t, &mut reply),
+                None => datapath.from_app(pkt, off, t, &mut reply[h..]),
+                Some(w) => datapath.from_world(w, pkt, off, t, &mut reply[h..]),
             };
+            // Forwarded packets keep their header: the rewrite changed no
+            // length or offset in it.
             let (dst, bytes): (usize, &[u8]) = match verdict {
                 Verdict::ToWorld(w) => (target[w as usize], &rx[..n]),
                 Verdict::ToApp => (0, &rx[..n]),
-                Verdict::ReplyToApp { len } => (0, &reply[..len]),
+                Verdict::ReplyToApp { len } => (0, &reply[..h + len]),
                 Verdict::Drop(_) => continue,
             };
             match devs.get(dst) {
@@ -214,7 +244,7 @@ pub async fn run<P: PolicyView>(
         }
     }
 
-    datapath.tick(now());
+    datapath.end_all(now());
     datapath.drain_log(&mut records);
     if let Some(w) = log {
         w.send(wall, records);

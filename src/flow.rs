@@ -165,10 +165,11 @@ impl FlowEntry {
         self.decision.snat
     }
 
-    /// Accounts one packet of `len` bytes and advances the TCP state.
-    pub fn on_packet(&mut self, dir: Dir, len: usize, tcp: Option<TcpFlags>, now: Timestamp) {
+    /// Accounts a packet of `len` bytes (standing for `segments` wire
+    /// packets, see `Packet::segments`) and advances the TCP state.
+    pub fn on_packet(&mut self, dir: Dir, len: usize, segments: u32, tcp: Option<TcpFlags>, now: Timestamp) {
         let c = if dir == Dir::Out { &mut self.out } else { &mut self.inb };
-        c.packets += 1;
+        c.packets += u64::from(segments);
         c.bytes += len as u64;
         self.last_seen = now;
         let Some(flags) = tcp else { return };
@@ -452,17 +453,17 @@ mod tests {
     #[test]
     fn tcp_state_machine_and_timeouts() {
         let mut e = FlowEntry::new(key(Proto::Tcp, 1), fwd(1), decision(), 600, at(0));
-        e.on_packet(Dir::Out, 60, SYN, at(0));
+        e.on_packet(Dir::Out, 60, 1, SYN, at(0));
         assert_eq!(e.expiry(), (at(30), Release::HalfOpen));
-        e.on_packet(Dir::In, 60, SYN_ACK, at(1));
+        e.on_packet(Dir::In, 60, 1, SYN_ACK, at(1));
         assert_eq!(e.state, FlowState::Established);
-        e.on_packet(Dir::Out, 52, ACK, at(2));
+        e.on_packet(Dir::Out, 52, 1, ACK, at(2));
         assert_eq!(e.expiry(), (at(602), Release::TcpIdle));
-        e.on_packet(Dir::Out, 52, FIN, at(10));
+        e.on_packet(Dir::Out, 52, 1, FIN, at(10));
         assert_eq!(e.state, FlowState::Closing { fin_out: true, fin_in: false });
-        e.on_packet(Dir::In, 52, FIN, at(11));
+        e.on_packet(Dir::In, 52, 1, FIN, at(11));
         assert_eq!(e.state, FlowState::Closed { at: at(11), by: Release::Fin });
-        e.on_packet(Dir::Out, 52, ACK, at(12));
+        e.on_packet(Dir::Out, 52, 1, ACK, at(12));
         assert_eq!(e.expiry(), (at(11 + CLOSED_LINGER_SECS), Release::Fin));
         assert_eq!(e.ended_at(), at(11));
         assert_eq!((e.out.packets, e.out.bytes, e.inb.packets, e.inb.bytes), (4, 216, 2, 112));
@@ -471,16 +472,16 @@ mod tests {
     #[test]
     fn rst_closes_at_once_and_syn_ack_is_needed_to_establish() {
         let mut e = FlowEntry::new(key(Proto::Tcp, 1), fwd(1), decision(), 240, at(0));
-        e.on_packet(Dir::In, 40, ACK, at(1));
+        e.on_packet(Dir::In, 40, 1, ACK, at(1));
         assert_eq!(e.state, FlowState::SynSent);
-        e.on_packet(Dir::In, 40, RST, at(2));
+        e.on_packet(Dir::In, 40, 1, RST, at(2));
         assert_eq!(e.expiry(), (at(2 + CLOSED_LINGER_SECS), Release::Rst));
     }
 
     #[test]
     fn udp_icmp_and_denied_idle_timeouts() {
         let mut u = FlowEntry::new(key(Proto::Udp, 1), fwd(1), decision(), 240, at(0));
-        u.on_packet(Dir::In, 100, None, at(100));
+        u.on_packet(Dir::In, 100, 1, None, at(100));
         assert_eq!(u.expiry(), (at(340), Release::Udp));
         let i = FlowEntry::new(key(Proto::Icmp, 1), fwd(1), decision(), 240, at(5));
         assert_eq!(i.expiry().0, at(65));

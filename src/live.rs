@@ -40,6 +40,7 @@ use vnetlab_testbed::dnsq::DnsAnswer;
 use vnetlab_testbed::probe::{self, ProbeOptions, ProbeReply};
 use vnetlab_testbed::{Responder, ResponderSpec, Seen, SeenLog, SeenProto, Testbed, TopologySpec, AZURE_DNS};
 
+use crate::datapath::Counters;
 use crate::policy::{BlockedBy, Decision, Egress, Policy, Proto, Resolution};
 
 /// Where a flow goes: an address, or a name resolved the app's way.
@@ -113,11 +114,13 @@ pub struct LiveOptions {
     pub reject: bool,
     pub probe: ProbeOptions,
     pub mtu: u16,
+    /// TUN offloads (checksum, TSO) between the namespaces and the engine.
+    pub offload: bool,
 }
 
 impl Default for LiveOptions {
     fn default() -> Self {
-        LiveOptions { reject: true, probe: ProbeOptions::default(), mtu: 1500 }
+        LiveOptions { reject: true, probe: ProbeOptions::default(), mtu: 1500, offload: true }
     }
 }
 
@@ -136,12 +139,14 @@ pub struct EngineConfig {
 pub struct LiveTuns {
     pub app: OwnedFd,
     pub worlds: Vec<(String, OwnedFd)>,
+    /// The devices carry virtio-net headers (`TopologySpec::offload`).
+    pub offload: bool,
 }
 
 /// A running packet mover (the engine, or a stand-in in tests).
 pub trait Forwarder {
-    /// Stops it (bounded) and reports a failure it had, if any.
-    fn stop(self: Box<Self>) -> Result<(), String>;
+    /// Stops it (bounded); returns its counters if it keeps any, or the failure it had.
+    fn stop(self: Box<Self>) -> Result<Option<Counters>, String>;
 }
 
 /// The world names of the engine, in the order of `World::ALL`.
@@ -177,7 +182,7 @@ pub fn start_engine(policy: Policy, tuns: LiveTuns, config: &EngineConfig) -> io
     }
     let datapath = Datapath::new(policy, DatapathOptions { reject: config.reject, ..Default::default() });
     let log = config.flow_log.as_deref().map(crate::engine::FlowLogWriter::create).transpose()?;
-    let handle = crate::engine::spawn(datapath, crate::engine::Devices { app: tuns.app, worlds }, log)?;
+    let handle = crate::engine::spawn(datapath, crate::engine::Devices { app: tuns.app, worlds, vnet_hdr: tuns.offload }, log)?;
     Ok(Box::new(EngineForwarder(handle)))
 }
 
@@ -185,8 +190,8 @@ pub fn start_engine(policy: Policy, tuns: LiveTuns, config: &EngineConfig) -> io
 struct EngineForwarder(crate::engine::EngineHandle);
 
 impl Forwarder for EngineForwarder {
-    fn stop(self: Box<Self>) -> Result<(), String> {
-        self.0.stop().map(|_| ()).map_err(|e| e.to_string())
+    fn stop(self: Box<Self>) -> Result<Option<Counters>, String> {
+        self.0.stop().map(Some).map_err(|e| e.to_string())
     }
 }
 
@@ -241,6 +246,7 @@ where
 
     let mut spec = TopologySpec::standard(policy.instance_ip());
     spec.mtu = opts.mtu;
+    spec.offload = opts.offload;
     let mut bed = Testbed::create(&spec).map_err(LiveError::Testbed)?;
     let log = Arc::new(SeenLog::default());
     let responders = start_responders(&bed, checks, &log).map_err(LiveError::Testbed)?;
@@ -266,7 +272,7 @@ pub fn take_tuns(bed: &mut Testbed) -> Result<LiveTuns, LiveError> {
     for w in WORLDS {
         worlds.push((w.to_string(), bed.take_world_tun(w).ok_or_else(|| missing(w))?));
     }
-    Ok(LiveTuns { app, worlds })
+    Ok(LiveTuns { app, worlds, offload: bed.offload })
 }
 
 /// One responder per world, listening on every port any check uses.

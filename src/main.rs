@@ -101,6 +101,13 @@ enum Cmd {
         /// Answer denied flows with TCP RST / ICMP unreachable (fail fast) instead of dropping silently as Azure does.
         #[arg(long)]
         reject: bool,
+        /// Plain MTU-sized packets between the namespaces and the engine, without TUN offloads
+        /// (checksum offload and TSO, on by default, let TCP cross the engine in 64 KiB segments).
+        #[arg(long = "no-offload")]
+        no_offload: bool,
+        /// When stopping, write the engine's counters (packets, flows, drops by cause) as JSON to FILE.
+        #[arg(long, value_name = "FILE")]
+        stats: Option<PathBuf>,
     },
     /// Remove every vnetlab testbed (also after a crashed run).
     Down,
@@ -288,10 +295,10 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Cmd::Lint { input, json } => lint(&input, json),
         Cmd::Demo => demo(),
-        Cmd::Up { input, ports, flow_log, reject } => {
+        Cmd::Up { input, ports, flow_log, reject, no_offload, stats } => {
             let policy = load_policy(&input)?;
             warn(&policy);
-            let mut opts = vnetlab::testbed_cmd::UpOptions { flow_log, reject, ..Default::default() };
+            let mut opts = vnetlab::testbed_cmd::UpOptions { flow_log, reject, stats, offload: !no_offload, ..Default::default() };
             if let Some(p) = ports {
                 opts.ports = vnetlab::testbed_cmd::parse_ports(&p)?;
             }

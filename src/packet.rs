@@ -119,9 +119,35 @@ pub struct Packet {
     pub src_port: u16,
     pub dst_port: u16,
     pub transport: Transport,
+    /// The transport checksum is partial (see `Offload::csum_partial`).
+    pub csum_partial: bool,
+    /// Wire packets this one stands for: more than 1 for a TSO segment.
+    pub segments: u32,
+}
+
+/// What the device said about a packet: the virtio-net header of a TUN with
+/// offloads. The default is a plain packet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Offload {
+    /// The transport checksum field holds only the pseudo-header sum, not
+    /// complemented (the kernel's CHECKSUM_PARTIAL): the sender left the
+    /// rest to the device, and a receiving stack treats it as verified.
+    pub csum_partial: bool,
+    /// TCP payload bytes per wire segment of a TSO packet; 0 for one packet.
+    pub gso_size: u16,
 }
 
 impl Packet {
+    /// The packet as its device described it: partial checksum, and how many
+    /// wire packets a TSO segment stands for (what the counters count).
+    pub fn with_offload(mut self, off: Offload) -> Packet {
+        self.csum_partial = off.csum_partial && matches!(self.proto, Proto::Tcp | Proto::Udp);
+        if let (Transport::Tcp { payload_len, .. }, gso @ 1..) = (self.transport, off.gso_size) {
+            self.segments = u32::try_from(payload_len.div_ceil(usize::from(gso)).max(1)).unwrap_or(u32::MAX);
+        }
+        self
+    }
+
     pub fn is_tcp_syn(&self) -> bool {
         matches!(self.transport, Transport::Tcp { flags, .. } if flags.syn() && !flags.ack())
     }
@@ -236,7 +262,7 @@ pub fn parse(b: &[u8]) -> Result<Packet, PacketError> {
         }
         Proto::Other(_) => (0, 0, Transport::Other),
     };
-    Ok(Packet { len, l4, proto, src, dst, src_port, dst_port, transport })
+    Ok(Packet { len, l4, proto, src, dst, src_port, dst_port, transport, csum_partial: false, segments: 1 })
 }
 
 /// Parses the packet quoted in an ICMP error: an IPv4 header plus at least
@@ -406,21 +432,28 @@ pub fn rewrite(b: &mut [u8], p: &mut Packet, end: End, ip: Ipv4Addr, port: u16) 
     set_addr(b, addr_off, ip, &mut ipd);
     patch_checksum(b, 10, ipd, false);
 
-    let mut l4d = Delta::default();
     let Some((csum_off, pseudo, udp)) = l4_checksum(p.proto) else {
         set_end(p, end, ip, port);
         return;
     };
-    if pseudo {
-        l4d = ipd;
-    }
+    let mut l4d = if pseudo { ipd } else { Delta::default() };
+    let mut portd = Delta::default();
     if let Some(off) = port_offset(p.proto, echo_request(&p.transport), end) {
-        set16(b, p.l4 + off, port, &mut l4d);
+        set16(b, p.l4 + off, port, &mut portd);
         set_end(p, end, ip, port);
     } else {
         set_end(p, end, ip, if end == End::Src { p.src_port } else { p.dst_port });
     }
-    patch_checksum(b, p.l4 + csum_off, l4d, udp);
+    let off = p.l4 + csum_off;
+    if p.csum_partial {
+        // The field is the pseudo-header sum itself, not its complement, and
+        // the header (ports included) is summed later by whoever completes
+        // it: follow the address change only.
+        put16(b, off, !l4d.apply(!get16(b, off)));
+    } else {
+        l4d.0 += portd.0;
+        patch_checksum(b, off, l4d, udp);
+    }
 }
 
 fn set_end(p: &mut Packet, end: End, ip: Ipv4Addr, port: u16) {

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use vnetlab_testbed::{SeenLog, Testbed, TopologySpec};
 
+use crate::datapath::{Counters, DropCause};
 use crate::error::Error;
 use crate::live::{self, EngineConfig, Forwarder, LiveTuns};
 use crate::policy::{Policy, Proto};
@@ -44,11 +45,16 @@ pub struct UpOptions {
     /// Reset / ICMP-unreachable denied flows instead of dropping them silently.
     pub reject: bool,
     pub mtu: u16,
+    /// TUN offloads (checksum, TSO): TCP crosses the engine in segments of
+    /// up to 64 KiB. Off, every packet is at most one MTU.
+    pub offload: bool,
+    /// Where to write the engine's counters (JSON) when it stops.
+    pub stats: Option<PathBuf>,
 }
 
 impl Default for UpOptions {
     fn default() -> Self {
-        UpOptions { ports: Vec::new(), flow_log: None, reject: false, mtu: 1500 }
+        UpOptions { ports: Vec::new(), flow_log: None, reject: false, mtu: 1500, offload: true, stats: None }
     }
 }
 
@@ -118,6 +124,7 @@ where
     }
     let mut spec = TopologySpec::standard(policy.instance_ip());
     spec.mtu = opts.mtu;
+    spec.offload = opts.offload;
     let mut bed = Testbed::create(&spec).map_err(|e| io_error("testbed", e))?;
     let (mut tcp, mut udp) = (BTreeSet::new(), BTreeSet::new());
     for (proto, port) in COMMON_PORTS.iter().chain(opts.ports.iter()) {
@@ -144,7 +151,33 @@ where
     let stopped = forwarder.stop();
     drop(responders);
     drop(bed);
-    stopped.map_err(|e| io_error("engine", io::Error::other(e)))
+    let counters = stopped.map_err(|e| io_error("engine", io::Error::other(e)))?;
+    if let Some(c) = &counters {
+        eprintln!("{}", summary(c));
+    }
+    if let Some(path) = &opts.stats {
+        let json = counters.as_ref().map_or(serde_json::Value::Null, Counters::to_json);
+        std::fs::write(path, format!("{json:#}\n")).map_err(|e| io_error(&path.display().to_string(), e))?;
+    }
+    Ok(())
+}
+
+/// One line of what the engine did, for the terminal.
+fn summary(c: &Counters) -> String {
+    let drops: Vec<String> = DropCause::ALL
+        .iter()
+        .filter(|&&d| c.drops(d) > 0)
+        .map(|&d| format!("{} {}", c.drops(d), d.name()))
+        .collect();
+    format!(
+        "engine: {} flows allowed, {} denied; {} packets app->worlds, {} worlds->app; dropped: {}; write errors: {}",
+        c.flows_created,
+        c.flows_denied,
+        c.to_world.packets,
+        c.to_app.packets,
+        if drops.is_empty() { "none".to_string() } else { drops.join(", ") },
+        c.write_errors
+    )
 }
 
 fn print_banner(bed: &Testbed, tcp: &BTreeSet<u16>, udp: &BTreeSet<u16>) {

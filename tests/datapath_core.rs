@@ -9,6 +9,7 @@ use etherparse::{Icmpv4Header, Ipv4Header, PacketBuilder, TcpHeader, UdpHeader};
 use proptest::prelude::*;
 use vnetlab::datapath::{Datapath, DatapathOptions, DropCause, PolicyView, Verdict, World};
 use vnetlab::flow::Timestamp;
+use vnetlab::packet::{self, Offload};
 use vnetlab::flowlog::{FlowRecord, RecordState};
 use vnetlab::policy::{AppRouting, BlockedBy, Decision, DropReason, Egress, Flow, NatGatewayInfo, NextHopType, Path};
 use vnetlab::policy::{Resolution, RuleIdx, SourceNat};
@@ -158,14 +159,14 @@ impl Run {
         Run { dp: dp(policy, reject), reply: [0; 1500] }
     }
     fn app(&mut self, mut pkt: Vec<u8>, now: Timestamp) -> (Verdict, Vec<u8>) {
-        let v = self.dp.from_app(&mut pkt, now, &mut self.reply);
+        let v = self.dp.from_app(&mut pkt, Offload::default(), now, &mut self.reply);
         match v {
             Verdict::ReplyToApp { len } => (v, self.reply[..len].to_vec()),
             _ => (v, pkt),
         }
     }
     fn world(&mut self, w: World, mut pkt: Vec<u8>, now: Timestamp) -> (Verdict, Vec<u8>) {
-        let v = self.dp.from_world(w, &mut pkt, now, &mut self.reply);
+        let v = self.dp.from_world(w, &mut pkt, Offload::default(), now, &mut self.reply);
         (v, pkt)
     }
     fn log(&mut self) -> Vec<FlowRecord> {
@@ -441,7 +442,7 @@ fn full_table_refuses_new_flows() {
     let mut reply = [0u8; 1500];
     for sport in 1..=3u16 {
         let mut p = udp(APP, WEB, sport, 443, b"q");
-        let v = d.from_app(&mut p, at(0), &mut reply);
+        let v = d.from_app(&mut p, Offload::default(), at(0), &mut reply);
         let want = if sport < 3 { Verdict::ToWorld(World::Internet) } else { Verdict::Drop(DropCause::TableFull) };
         assert_eq!(v, want);
     }
@@ -472,6 +473,99 @@ fn malformed_and_fragmented_packets_are_counted() {
     let c = r.dp.counters();
     assert_eq!(c.drops(DropCause::Malformed), 2);
     assert_eq!(c.total_drops(), 4);
+}
+
+/// Every packet of a mixed run (forwarded, replies, denied, rejected, DNS,
+/// malformed, unsolicited) is accounted for exactly once, and after
+/// `end_all` the flow log's per-flow totals add up to the counters.
+#[test]
+fn counters_balance_and_flow_log_totals_match() {
+    for reject in [false, true] {
+        let mut r = Run::new(site(true, 4), reject);
+        let mut log = Vec::new();
+        let p = r.connect(40000, at(0));
+        for s in 1..4 {
+            r.app(tcp(APP, WEB, 40000, 443, Tcp::Ack), at(s));
+            r.world(World::Internet, tcp(WEB, NAT_IP.octets(), 443, p, Tcp::Ack), at(s));
+        }
+        r.app(udp(APP, VM, 5000, 53, b"to the vnet"), at(1));
+        r.app(tcp(APP, WEB, 40001, 25, Tcp::Syn), at(1)); // denied
+        r.app(tcp(APP, WEB, 40001, 25, Tcp::Syn), at(2)); // denied again, same entry
+        r.app(udp(APP, WIRESERVER, 33000, 53, &dns_query("db.internal.example", 1)), at(2));
+        r.app(tcp(APP, WEB, 40002, 443, Tcp::Ack), at(2)); // no flow
+        r.app(vec![0x45, 0, 0], at(2)); // malformed
+        r.world(World::Internet, tcp(WEB, NAT_IP.octets(), 443, 9, Tcp::Ack), at(2)); // unsolicited
+        r.dp.tick(at(2));
+        r.dp.drain_log(&mut log);
+        r.dp.end_all(at(3));
+        r.dp.drain_log(&mut log);
+        assert_eq!(r.dp.active_flows(), 0);
+
+        let c = r.dp.counters().clone();
+        assert_eq!(c.unaccounted(), 0, "reject={reject}: {c:?}");
+        assert_eq!(c.from_app.packets, 9, "reject={reject}"); // the malformed one is a drop only
+        let ends: Vec<_> = log.iter().filter(|l| l.state == RecordState::End).collect();
+        assert_eq!(ends.len() as u64, c.flows_created + c.flows_denied);
+        assert!(ends.iter().all(|l| l.reason.is_some()));
+        let sum = |allowed: bool, f: fn(&FlowRecord) -> u64| {
+            ends.iter().filter(|l| l.decision.allowed == allowed).map(|l| f(l)).sum::<u64>()
+        };
+        assert_eq!(sum(true, |l| l.out.packets), c.to_world.packets, "reject={reject}");
+        assert_eq!(sum(true, |l| l.out.bytes), c.to_world.bytes, "reject={reject}");
+        assert_eq!(sum(true, |l| l.inb.packets), c.to_app.packets - c.rejects - c.dns_responses);
+        assert_eq!(sum(false, |l| l.out.packets), c.drops(DropCause::Denied));
+    }
+}
+
+/// A TCP packet whose checksum field holds what a kernel with checksum
+/// offload leaves there: the pseudo-header sum, not complemented.
+fn partial_tcp(src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, payload: usize) -> Vec<u8> {
+    let mut v = Vec::new();
+    PacketBuilder::ipv4(src, dst, 64).tcp(sp, dp, 1000, 64240).ack(5000).write(&mut v, &vec![0x5a; payload]).unwrap();
+    let seg_len = v.len() - 20;
+    let partial = !packet::checksum(&[], packet::pseudo_header_sum(src.into(), dst.into(), 6, seg_len));
+    v[36..38].copy_from_slice(&partial.to_be_bytes());
+    v
+}
+
+/// What the device does with a partial checksum: sums the segment (the
+/// field included) and stores the complement.
+fn complete_checksum(v: &mut [u8]) {
+    let c = packet::checksum(&v[20..], 0);
+    v[36..38].copy_from_slice(&c.to_be_bytes());
+}
+
+#[test]
+fn tso_segments_with_partial_checksums_are_translated_and_counted_per_wire_packet() {
+    let mut r = Run::new(site(true, 4), false);
+    let nat_port = r.connect(40000, at(0));
+    let before = r.dp.counters().clone();
+    let tso = Offload { csum_partial: true, gso_size: 1448 };
+
+    let mut out = partial_tcp(APP, WEB, 40000, 443, 4000);
+    assert_eq!(r.dp.from_app(&mut out, tso, at(1), &mut r.reply), Verdict::ToWorld(World::Internet));
+    // Still partial, now for the translated addresses; the port change is
+    // left to whoever completes it, which then gets a valid checksum.
+    let want = !packet::checksum(&[], packet::pseudo_header_sum(NAT_IP, WEB.into(), 6, out.len() - 20));
+    assert_eq!(u16::from_be_bytes([out[36], out[37]]), want);
+    assert_eq!(ports(&out), (nat_port, 443));
+    complete_checksum(&mut out);
+    checked(&out);
+
+    let mut back = partial_tcp(WEB, NAT_IP.octets(), 443, nat_port, 3000);
+    assert_eq!(r.dp.from_world(World::Internet, &mut back, tso, at(1), &mut r.reply), Verdict::ToApp);
+    complete_checksum(&mut back);
+    let (ip, _) = checked(&back);
+    assert_eq!((ip.destination, ports(&back)), (APP, (443, 40000)));
+
+    // 4000 bytes at 1448 per segment are 3 wire packets; 3000 are 3 too.
+    let c = r.dp.counters();
+    assert_eq!(c.to_world.packets - before.to_world.packets, 3);
+    assert_eq!(c.to_app.packets - before.to_app.packets, 3);
+    assert_eq!(c.unaccounted(), 0);
+    r.dp.end_all(at(2));
+    let end = r.log().into_iter().find(|l| l.state == RecordState::End).unwrap();
+    assert_eq!((end.out.packets, end.inb.packets), (1 + 3, 1 + 3));
 }
 
 proptest! {

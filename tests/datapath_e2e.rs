@@ -15,6 +15,7 @@ use vnetlab::check::Dest;
 use vnetlab::conformance::{self, CheckKind};
 use vnetlab::datapath::{Datapath, DatapathOptions, DropCause, Verdict, World};
 use vnetlab::flow::Timestamp;
+use vnetlab::packet::Offload;
 use vnetlab::policy::{Policy, Proto};
 
 fn cases() -> Vec<PathBuf> {
@@ -67,7 +68,7 @@ fn resolve(dp: &mut Datapath<Policy>, app: Ipv4Addr, name: &str, sport: u16) -> 
     let mut pkt = Vec::new();
     PacketBuilder::ipv4(app.octets(), [168, 63, 129, 16], 64).udp(sport, 53).write(&mut pkt, &q).unwrap();
     let mut reply = [0u8; 1500];
-    let Verdict::ReplyToApp { len } = dp.from_app(&mut pkt, Timestamp(0), &mut reply) else {
+    let Verdict::ReplyToApp { len } = dp.from_app(&mut pkt, Offload::default(), Timestamp(0), &mut reply) else {
         panic!("DNS query for {name} not answered")
     };
     let msg = &reply[28..len];
@@ -117,7 +118,7 @@ fn datapath_agrees_with_every_conformance_case() {
                 };
                 let mut pkt = first_packet(spec.proto, app, dst, sport, spec.port);
                 let mut reply = [0u8; 1500];
-                let verdict = dp.from_app(&mut pkt, Timestamp::from_secs(1), &mut reply);
+                let verdict = dp.from_app(&mut pkt, Offload::default(), Timestamp::from_secs(1), &mut reply);
                 let allowed = check.expect.get("allowed").and_then(|v| v.as_bool());
                 match verdict {
                     Verdict::ToWorld(world) => {
@@ -127,12 +128,12 @@ fn datapath_agrees_with_every_conformance_case() {
                             assert_eq!(Ipv4Addr::from(ip.source).to_string(), src, "{what}: source");
                         }
                         let mut back = reply_to(spec.proto, &pkt);
-                        assert_eq!(dp.from_world(world, &mut back, Timestamp::from_secs(1), &mut reply), Verdict::ToApp, "{what}: reply");
+                        assert_eq!(dp.from_world(world, &mut back, Offload::default(), Timestamp::from_secs(1), &mut reply), Verdict::ToApp, "{what}: reply");
                         let (ip, _) = Ipv4Header::from_slice(&back).unwrap();
                         assert_eq!((Ipv4Addr::from(ip.source), Ipv4Addr::from(ip.destination)), (dst, app), "{what}: reply restored");
                         let other = World::ALL.into_iter().find(|&w| w != world).unwrap();
                         let mut stray = reply_to(spec.proto, &pkt);
-                        assert_eq!(dp.from_world(other, &mut stray, Timestamp::from_secs(1), &mut reply), Verdict::Drop(DropCause::WrongWorld));
+                        assert_eq!(dp.from_world(other, &mut stray, Offload::default(), Timestamp::from_secs(1), &mut reply), Verdict::Drop(DropCause::WrongWorld));
                     }
                     Verdict::Drop(cause) => {
                         assert!(!reject || cause != DropCause::Denied, "{what}: reject must answer");

@@ -128,7 +128,7 @@ fn udp_round_trip_through_the_engine() {
     let _ = std::fs::remove_file(&log_path);
     let policy = InternetViaNat(NatGatewayInfo { name: "nat".into(), public_ips: vec![NAT_IP], idle_timeout_minutes: 4 });
     let dp = Datapath::new(policy, DatapathOptions { reject: false, max_flows: 100, seed: 1 });
-    let devices = Devices { app: app_fd, worlds: vec![(World::Internet, inet_fd)] };
+    let devices = Devices { app: app_fd, worlds: vec![(World::Internet, inet_fd)], vnet_hdr: false };
     let handle = engine::spawn(dp, devices, Some(FlowLogWriter::create(&log_path).unwrap())).unwrap();
 
     let server = socket_in(&inet_ns, SocketAddrV4::new(SERVER, 7777));

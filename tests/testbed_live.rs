@@ -67,9 +67,9 @@ struct ToVnet {
 }
 
 impl Forwarder for ToVnet {
-    fn stop(mut self: Box<Self>) -> Result<(), String> {
+    fn stop(mut self: Box<Self>) -> Result<Option<vnetlab::datapath::Counters>, String> {
         self.stop.store(true, Ordering::Relaxed);
-        self.thread.take().map_or(Ok(()), |t| t.join().map_err(|_| "relay panicked".to_string()))
+        self.thread.take().map_or(Ok(None), |t| t.join().map(|()| None).map_err(|_| "relay panicked".to_string()))
     }
 }
 

@@ -23,7 +23,7 @@ pub use netns::run_in_netns;
 pub use probe::{ProbeOptions, ProbeReply, PROBE_SOURCE_PORT};
 pub use responder::{Responder, ResponderSpec};
 pub use seen::{Seen, SeenLog, SeenProto};
-pub use tun::{create_tun_in, create_tun_in_with, TunOptions};
+pub use tun::{create_tun_in, create_tun_in_with, TunOptions, VNET_HDR_LEN};
 pub use world::{Testbed, TopologySpec, WorldNs, AZURE_DNS};
 
 /// Whether this process can build testbeds (root: namespaces, TUN devices).

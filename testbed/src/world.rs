@@ -27,7 +27,7 @@ use std::path::Path;
 
 use crate::cleanup::{self, Claim};
 use crate::netns;
-use crate::tun;
+use crate::tun::{self, TunOptions};
 
 /// The platform DNS address the app's resolver uses.
 pub const AZURE_DNS: Ipv4Addr = Ipv4Addr::new(168, 63, 129, 16);
@@ -42,6 +42,9 @@ pub struct TopologySpec {
     /// World names, each becoming namespace `<prefix>-<world>` (lowercase letters and digits).
     pub worlds: Vec<String>,
     pub mtu: u16,
+    /// Every TUN with offloads (`TunOptions::vnet_hdr`): whoever drives the
+    /// descriptors must read and write virtio-net headers.
+    pub offload: bool,
 }
 
 impl TopologySpec {
@@ -52,6 +55,7 @@ impl TopologySpec {
             tun_name: "vltun0".to_string(),
             worlds: ["vnet", "onprem", "nva", "inet"].iter().map(|w| w.to_string()).collect(),
             mtu: 1500,
+            offload: false,
         }
     }
 }
@@ -73,6 +77,8 @@ pub struct Testbed {
     pub app_netns: String,
     pub worlds: Vec<WorldNs>,
     pub tun_name: String,
+    /// The TUNs carry virtio-net headers (`TopologySpec::offload`).
+    pub offload: bool,
     /// TUN descriptors not yet handed out, by namespace.
     tuns: Vec<(String, OwnedFd)>,
     // Dropped last: the state file goes only after the namespaces.
@@ -100,6 +106,7 @@ impl Testbed {
             namespaces: Vec::new(),
             worlds: Vec::new(),
             tun_name: spec.tun_name.clone(),
+            offload: spec.offload,
             tuns: Vec::new(),
             claim,
         };
@@ -123,7 +130,7 @@ impl Testbed {
             let _ = netns::sysctl_in(ns, key, "1");
         }
         netns::ip_in(ns, &["link", "set", "dev", "lo", "up"])?;
-        let fd = tun::create_tun_in(ns, &spec.tun_name, spec.mtu)?;
+        let fd = tun::create_tun_in_with(ns, &spec.tun_name, spec.mtu, TunOptions { vnet_hdr: spec.offload, ..Default::default() })?;
         self.tuns.push((ns.to_string(), fd));
         Ok(())
     }

@@ -19,7 +19,7 @@ const APP_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 4);
 const TIMEOUT: Duration = Duration::from_secs(3);
 
 fn spec() -> TopologySpec {
-    TopologySpec { instance_ip: APP_IP, tun_name: "vltun0".into(), worlds: vec!["inet".into()], mtu: 1500 }
+    TopologySpec { instance_ip: APP_IP, tun_name: "vltun0".into(), worlds: vec!["inet".into()], mtu: 1500, offload: false }
 }
 
 #[test]

@@ -17,6 +17,7 @@ fn spec() -> TopologySpec {
         tun_name: "vltun0".into(),
         worlds: vec!["vnet".into(), "inet".into()],
         mtu: 1400,
+        offload: false,
     }
 }
 
