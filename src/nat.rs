@@ -203,28 +203,31 @@ impl SnatPool {
     /// Returns a port after its flow ended at `ended` (`how` sets the cooldown).
     /// Unknown pairs are ignored.
     pub fn release(&mut self, ip: Ipv4Addr, port: u16, dest: Destination, how: Release, ended: Timestamp) {
-        let Some(i) = self.ips.iter().position(|&a| a == ip) else { return };
-        let Some(ports) = self.dests.get_mut(&(i as u8, dest)) else { return };
-        if ports.in_use == 0 {
-            return;
-        }
-        ports.in_use -= 1;
-        self.in_use -= 1;
         let ready = ended.saturating_add_secs(self.cooldowns.0[how as usize]);
+        let Some(ports) = self.give_back(ip, dest) else { return };
         ports.cooling[how as usize].push_back((port, ready));
     }
 
     /// Returns a port that never carried a packet (its flow could not be
     /// installed): usable again at once.
     pub fn cancel(&mut self, ip: Ipv4Addr, port: u16, dest: Destination) {
-        let Some(i) = self.ips.iter().position(|&a| a == ip) else { return };
-        let Some(ports) = self.dests.get_mut(&(i as u8, dest)) else { return };
+        let Some(ports) = self.give_back(ip, dest) else { return };
+        ports.cooling[Release::Rst as usize].push_front((port, Timestamp(0)));
+    }
+
+    /// Counts one port of (`ip`, `dest`) as no longer in use and hands back
+    /// that destination's ports so the caller can queue it. None for an
+    /// unknown pair or one with nothing in use, so a stray or repeated
+    /// return cannot underflow the counters.
+    fn give_back(&mut self, ip: Ipv4Addr, dest: Destination) -> Option<&mut DestPorts> {
+        let i = self.ips.iter().position(|&a| a == ip)?;
+        let ports = self.dests.get_mut(&(i as u8, dest))?;
         if ports.in_use == 0 {
-            return;
+            return None;
         }
         ports.in_use -= 1;
         self.in_use -= 1;
-        ports.cooling[Release::Rst as usize].push_front((port, Timestamp(0)));
+        Some(ports)
     }
 
     /// Forgets destinations with nothing in use or cooling (bounds memory).
@@ -329,6 +332,24 @@ mod tests {
         pool.release(ip, p, dest(443), Release::Fin, t);
         assert_eq!(pool.allocate(dest(443), t), None, "one port, cooling");
         assert!(pool.allocate(dest(80), t).is_some());
+    }
+
+    #[test]
+    fn cancelled_port_is_free_at_once_and_stray_returns_are_ignored() {
+        let mut pool = SnatPool::new(&[NAT_IP], 1, Cooldowns::NAT_GATEWAY, 5);
+        let t = Timestamp::from_secs(10);
+        let (ip, p) = pool.allocate(dest(443), t).unwrap();
+        pool.cancel(ip, p, dest(443));
+        // Nothing is in use any more: a second cancel or a late release must
+        // neither underflow the counters nor queue the port twice.
+        pool.cancel(ip, p, dest(443));
+        pool.release(ip, p, dest(443), Release::Fin, t);
+        assert_eq!(pool.in_use(), 0);
+        assert_eq!(pool.allocate(dest(443), t), Some((ip, p)), "no cooldown after a cancel");
+        assert_eq!(pool.allocate(dest(443), t), None, "the port was queued once");
+        pool.release(NAT_IP2, p, dest(443), Release::Fin, t);
+        pool.release(ip, p, dest(80), Release::Fin, t);
+        assert_eq!(pool.in_use(), 1, "returns for an unknown address or destination are ignored");
     }
 
     #[test]

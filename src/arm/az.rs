@@ -21,6 +21,9 @@ const ENVELOPE: [&str; 15] = [
     "extendedLocation", "managedBy", "plan", "systemData",
 ];
 
+/// Keys of a sub-resource that stay beside its `properties`.
+const SUB_RESOURCE_ENVELOPE: [&str; 5] = ["name", "id", "etag", "type", "resourceGroup"];
+
 /// Arrays whose elements are ARM sub-resources `{name, id, properties}`.
 const CHILD_COLLECTIONS: [&str; 20] = [
     "subnets",
@@ -114,6 +117,13 @@ fn is_envelope(k: &str) -> bool {
 
 /// A top-level resource: envelope on top, the rest under `properties`.
 fn normalise_resource(o: &Map<String, Value>) -> Value {
+    wrap_properties(o, is_envelope)
+}
+
+/// Keeps the keys `stays_on_top` accepts where they are and moves every
+/// other field under `properties`; an object that already has `properties`
+/// only loses its nulls.
+fn wrap_properties(o: &Map<String, Value>, stays_on_top: fn(&str) -> bool) -> Value {
     if let Some(Value::Object(props)) = o.get("properties") {
         let mut out = drop_nulls_obj(o);
         out.insert("properties".into(), normalise_props(props));
@@ -125,7 +135,7 @@ fn normalise_resource(o: &Map<String, Value>) -> Value {
         if v.is_null() || k == "properties" {
             continue;
         }
-        if is_envelope(k) {
+        if stays_on_top(k) {
             out.insert(k.clone(), drop_nulls(v));
         } else {
             props.insert(k.clone(), v.clone());
@@ -169,25 +179,11 @@ fn is_child_collection(key: &str, items: &[Value]) -> bool {
 /// `{name, id, etag, type, <fields>}` → `{name, id, etag, type, properties: {<fields>}}`.
 fn normalise_sub_resource(v: &Value) -> Value {
     let Some(o) = v.as_object() else { return drop_nulls(v) };
-    if let Some(Value::Object(props)) = o.get("properties") {
-        let mut out = drop_nulls_obj(o);
-        out.insert("properties".into(), normalise_props(props));
-        return Value::Object(out);
-    }
-    let mut out = Map::new();
-    let mut props = Map::new();
-    for (k, val) in o {
-        if val.is_null() || k == "properties" {
-            continue;
-        }
-        if ["name", "id", "etag", "type", "resourceGroup"].iter().any(|e| e.eq_ignore_ascii_case(k)) {
-            out.insert(k.clone(), val.clone());
-        } else {
-            props.insert(k.clone(), val.clone());
-        }
-    }
-    out.insert("properties".into(), normalise_props(&props));
-    Value::Object(out)
+    wrap_properties(o, is_sub_resource_envelope)
+}
+
+fn is_sub_resource_envelope(k: &str) -> bool {
+    SUB_RESOURCE_ENVELOPE.iter().any(|e| e.eq_ignore_ascii_case(k))
 }
 
 fn drop_nulls_obj(o: &Map<String, Value>) -> Map<String, Value> {

@@ -1,0 +1,89 @@
+//! JSON value helpers shared by the evaluator and the function library:
+//! type names for messages, ARM's conversion of values to text and to
+//! integers and bools, deep equality, case-insensitive property lookup and
+//! argument checks.
+
+use super::{err, EvalError, R};
+use serde_json::{Map, Value};
+
+/// ARM property lookups are case-insensitive; an exact match wins.
+pub fn lookup<'m>(o: &'m Map<String, Value>, key: &str) -> Option<&'m Value> {
+    o.get(key).or_else(|| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+}
+
+/// A name for a JSON value's type, for error messages.
+pub fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a bool",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// How ARM turns a value into text (`string()`, `format`, `concat`):
+/// bools are `True`/`False` as in .NET, objects and arrays compact JSON.
+pub fn stringify(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub(super) fn arity(name: &str, got: usize, min: usize, max: usize) -> R<()> {
+    if got < min || got > max {
+        let want = if min == max {
+            format!("{min}")
+        } else if max == usize::MAX {
+            format!("at least {min}")
+        } else {
+            format!("{min} to {max}")
+        };
+        return err(format!("function '{name}' expects {want} argument(s) but got {got}"));
+    }
+    Ok(())
+}
+
+pub(super) fn str_arg<'v>(name: &str, a: &'v [Value], i: usize) -> R<&'v str> {
+    match a.get(i) {
+        Some(Value::String(s)) => Ok(s),
+        Some(v) => err(format!("argument {} of '{name}' must be a string but is {}", i + 1, kind(v))),
+        None => err(format!("function '{name}' is missing argument {}", i + 1)),
+    }
+}
+
+pub(super) fn int_of(name: &str, v: &Value) -> R<i64> {
+    match v {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.is_finite() && f.abs() < 9.0e18).map(|f| f as i64))
+            .ok_or_else(|| EvalError::Here(format!("'{name}': {n} is not an integer"))),
+        Value::String(s) => s.trim().parse::<i64>().map_err(|_| EvalError::Here(format!("'{name}': '{s}' is not an integer"))),
+        v => err(format!("'{name}' expects an integer but got {}", kind(v))),
+    }
+}
+
+pub(super) fn to_bool(name: &str, v: &Value) -> R<bool> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(false),
+        v => err(format!("'{name}' expects a bool but got {}", kind(v))),
+    }
+}
+
+/// Deep equality; integers and floats of equal value are equal.
+pub fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q)),
+        (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w))),
+        _ => a == b,
+    }
+}
