@@ -20,7 +20,9 @@
 //! From a world: the reply index finds the flow (else drop: NSGs are
 //! stateful for return traffic, but nothing enters unasked), the destination
 //! is restored to the app's tuple. ICMP errors are matched through the header
-//! they quote, and both the outer destination and the quoted source restored.
+//! they quote, and both the outer destination and the quoted source restored;
+//! errors the app sends about packets it received go out the same way
+//! mirrored (outer source and quoted destination translated).
 //!
 //! `tick` expires flows (releasing their ports into cooldown) and writes
 //! periodic and end records. Nothing on the per-packet path allocates.
@@ -157,7 +159,7 @@ pub enum DropCause {
     SnatExhausted,
     /// The reply tuple of a new flow is already taken by another flow.
     TupleConflict,
-    /// ICMP messages from the app other than echo requests.
+    /// ICMP messages from the app other than echo requests and errors.
     Unsupported,
 }
 
@@ -355,7 +357,8 @@ impl<P: PolicyView> Datapath<P> {
         match p.transport {
             Transport::IcmpEcho { request: true } => {}
             Transport::IcmpEcho { request: false } => return self.drop(DropCause::NoFlowFromApp),
-            Transport::IcmpError { .. } | Transport::IcmpOther { .. } => return self.drop(DropCause::Unsupported),
+            Transport::IcmpError { quote, .. } => return self.error_out(pkt, &mut p, quote),
+            Transport::IcmpOther { .. } => return self.drop(DropCause::Unsupported),
             _ => {}
         }
         let key = Flow { proto: p.proto, src: p.src, src_port: p.src_port, dst: p.dst, dst_port: p.dst_port };
@@ -392,6 +395,26 @@ impl<P: PolicyView> Datapath<P> {
             Ok(id) => self.forward_out(id, pkt, &mut p, now, reply),
             Err(cause) => self.drop(cause),
         }
+    }
+
+    /// An ICMP error the app's stack sent about a packet it received (say,
+    /// port unreachable for a UDP reply to a closed socket). The quoted
+    /// packet came from the world, so reversed it is the flow's own tuple:
+    /// the error goes to that flow's world with the outer source and the
+    /// quoted destination translated, like the flow's packets. Errors about
+    /// nothing the engine carried are dropped.
+    fn error_out(&mut self, pkt: &mut [u8], p: &mut Packet, q: packet::Quote) -> Verdict {
+        let key = Flow { proto: q.proto, src: q.dst, src_port: q.dst_port, dst: q.src, dst_port: q.src_port };
+        let Some(e) = self.flows.lookup_app(&key).and_then(|id| self.flows.get_mut(id)) else {
+            return self.drop(DropCause::NoFlowFromApp);
+        };
+        let Action::Forward { world, src, src_port } = e.action else { return self.drop(DropCause::Denied) };
+        // Errors count as traffic but neither refresh nor change state.
+        add(&mut e.out, p.segments, p.len);
+        packet::rewrite_quote(pkt, p, End::Dst, src, src_port);
+        packet::rewrite(pkt, p, End::Src, src, 0);
+        add(&mut self.counters.to_world, p.segments, p.len);
+        Verdict::ToWorld(world)
     }
 
     /// The cached action for a known flow.

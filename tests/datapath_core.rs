@@ -420,6 +420,35 @@ fn icmp_errors_from_the_world_reach_the_app_translated_back() {
 }
 
 #[test]
+fn icmp_errors_from_the_app_go_to_the_flow_translated() {
+    let mut r = Run::new(site(true, 4), false);
+    let (_, sent) = r.app(udp(APP, WEB, 5000, 9999, b"hello"), at(0));
+    let nat_port = ports(&sent).0;
+    let (v, reply) = r.world(World::Internet, udp(WEB, NAT_IP.octets(), 9999, nat_port, b"answer"), at(1));
+    assert_eq!(v, Verdict::ToApp);
+    // The app's socket is gone: its stack answers port unreachable, quoting the reply it got.
+    let mut err = Vec::new();
+    PacketBuilder::ipv4(APP, WEB, 64).icmpv4_raw(3, 3, [0; 4]).write(&mut err, &reply).unwrap();
+    let (v, out) = r.app(err, at(2));
+    assert_eq!(v, Verdict::ToWorld(World::Internet));
+    let (ip, icmp) = checked(&out);
+    assert_eq!((ip.source, ip.destination), (NAT_IP.octets(), WEB));
+    let (qip, qrest) = Ipv4Header::from_slice(&icmp[8..]).unwrap();
+    assert_eq!((qip.source, qip.destination), (WEB, NAT_IP.octets()));
+    assert_eq!(qip.header_checksum, qip.calc_header_checksum());
+    let (qu, payload) = UdpHeader::from_slice(qrest).unwrap();
+    assert_eq!((qu.source_port, qu.destination_port), (9999, nat_port));
+    assert_eq!(qu.checksum, qu.calc_checksum_ipv4(&qip, payload).unwrap());
+
+    // An error about a packet the engine never carried goes nowhere.
+    let mut stray = Vec::new();
+    let unknown = udp(WEB, APP, 9999, 6000, b"?");
+    PacketBuilder::ipv4(APP, WEB, 64).icmpv4_raw(3, 3, [0; 4]).write(&mut stray, &unknown).unwrap();
+    assert_eq!(r.app(stray, at(2)).0, Verdict::Drop(DropCause::NoFlowFromApp));
+    assert_eq!(r.dp.counters().unaccounted(), 0);
+}
+
+#[test]
 fn site_outbound_exhausts_at_128_ports_per_destination() {
     let mut r = Run::new(site(false, 0), false);
     for sport in 0..128u16 {
