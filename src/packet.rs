@@ -17,6 +17,8 @@
 
 use std::net::Ipv4Addr;
 
+use etherparse::{Icmpv4Slice, Ipv4HeaderSlice, TcpHeaderSlice, UdpHeaderSlice};
+
 use crate::policy::Proto;
 
 /// Why a buffer is not a packet the datapath can carry.
@@ -163,10 +165,6 @@ fn get16(b: &[u8], off: usize) -> u16 {
     u16::from_be_bytes([b[off], b[off + 1]])
 }
 
-fn get32(b: &[u8], off: usize) -> u32 {
-    u32::from_be_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
-}
-
 fn put16(b: &mut [u8], off: usize, v: u16) {
     b[off..off + 2].copy_from_slice(&v.to_be_bytes());
 }
@@ -183,73 +181,71 @@ const ICMP_PARAMETER_PROBLEM: u8 = 12;
 /// "Communication administratively prohibited" (RFC 1812).
 pub const ICMP_CODE_ADMIN_PROHIBITED: u8 = 13;
 
-/// Checks the IPv4 header at the start of `b` and returns (header length,
-/// total length, protocol).
-fn check_ipv4(b: &[u8]) -> Result<(usize, usize, u8), PacketError> {
-    let Some(&first) = b.first() else { return Err(PacketError::NotIpv4(0)) };
-    if first >> 4 != 4 {
-        return Err(PacketError::NotIpv4(first >> 4));
+/// Checks the IPv4 header at the start of `b` (with etherparse) and that the
+/// total length fits the buffer; returns the header and the total length
+/// (bytes after it, like Ethernet padding, are ignored).
+fn check_ipv4(b: &[u8]) -> Result<(Ipv4HeaderSlice<'_>, usize), PacketError> {
+    use etherparse::err::ipv4::{HeaderError, HeaderSliceError};
+    let h = Ipv4HeaderSlice::from_slice(b).map_err(|e| match e {
+        HeaderSliceError::Content(HeaderError::UnexpectedVersion { version_number }) => PacketError::NotIpv4(version_number),
+        HeaderSliceError::Content(HeaderError::HeaderLengthSmallerThanHeader { ihl }) => PacketError::BadHeaderLength(ihl),
+        HeaderSliceError::Len(_) => match b.first() {
+            None => PacketError::NotIpv4(0),
+            Some(&first) if first >> 4 != 4 => PacketError::NotIpv4(first >> 4),
+            Some(_) if b.len() < 20 => PacketError::Truncated("IPv4"),
+            Some(&first) => PacketError::BadHeaderLength(first & 0x0f),
+        },
+    })?;
+    let (header, total) = (h.slice().len(), usize::from(h.total_len()));
+    if total < header || total > b.len() {
+        return Err(PacketError::BadTotalLength { total, header, buffer: b.len() });
     }
-    if b.len() < 20 {
-        return Err(PacketError::Truncated("IPv4"));
-    }
-    let ihl = first & 0x0f;
-    let hlen = usize::from(ihl) * 4;
-    if ihl < 5 || hlen > b.len() {
-        return Err(PacketError::BadHeaderLength(ihl));
-    }
-    let total = usize::from(get16(b, 2));
-    if total < hlen || total > b.len() {
-        return Err(PacketError::BadTotalLength { total, header: hlen, buffer: b.len() });
-    }
-    Ok((hlen, total, b[9]))
+    Ok((h, total))
 }
 
-/// Parses and checks the packet in `b`.
+/// Parses and checks the packet in `b`. etherparse's zero-copy slices check
+/// the headers; what is kept are offsets into `b`, so the rewrites can work
+/// on the same buffer in place.
 pub fn parse(b: &[u8]) -> Result<Packet, PacketError> {
-    let (l4, len, proto_num) = check_ipv4(b)?;
-    // Bit 0x2000 of the flags/offset word is MF, the low 13 bits the offset.
-    if get16(b, 6) & 0x3fff != 0 {
+    let (ip, len) = check_ipv4(b)?;
+    if ip.is_fragmenting_payload() {
         return Err(PacketError::Fragment);
     }
-    let proto = Proto::from_number(proto_num);
-    let src = addr(b, 12);
-    let dst = addr(b, 16);
+    let l4 = ip.slice().len();
+    let proto = Proto::from_number(ip.protocol().0);
+    let (src, dst) = (ip.source_addr(), ip.destination_addr());
     let seg = &b[l4..len];
     let (src_port, dst_port, transport) = match proto {
         Proto::Tcp => {
-            if seg.len() < 20 {
-                return Err(PacketError::Truncated("TCP"));
-            }
-            let off = seg[12] >> 4;
-            let hl = usize::from(off) * 4;
-            if off < 5 || hl > seg.len() {
-                return Err(PacketError::BadTcpOffset(off));
-            }
-            let t = Transport::Tcp {
-                flags: TcpFlags(seg[13]),
-                seq: get32(seg, 4),
-                ack: get32(seg, 8),
-                payload_len: seg.len() - hl,
+            use etherparse::err::tcp::{HeaderError, HeaderSliceError};
+            let t = TcpHeaderSlice::from_slice(seg).map_err(|e| match e {
+                HeaderSliceError::Content(HeaderError::DataOffsetTooSmall { data_offset }) => {
+                    PacketError::BadTcpOffset(data_offset)
+                }
+                HeaderSliceError::Len(_) if seg.len() < 20 => PacketError::Truncated("TCP"),
+                HeaderSliceError::Len(_) => PacketError::BadTcpOffset(seg[12] >> 4),
+            })?;
+            let tcp = Transport::Tcp {
+                flags: TcpFlags(t.slice()[13]),
+                seq: t.sequence_number(),
+                ack: t.acknowledgment_number(),
+                payload_len: seg.len() - t.slice().len(),
             };
-            (get16(seg, 0), get16(seg, 2), t)
+            (t.source_port(), t.destination_port(), tcp)
         }
         Proto::Udp => {
-            if seg.len() < 8 {
-                return Err(PacketError::Truncated("UDP"));
-            }
-            let ulen = get16(seg, 4);
+            let u = UdpHeaderSlice::from_slice(seg).map_err(|_| PacketError::Truncated("UDP"))?;
+            let ulen = u.length();
             if ulen < 8 || usize::from(ulen) > seg.len() {
                 return Err(PacketError::BadUdpLength(ulen));
             }
-            (get16(seg, 0), get16(seg, 2), Transport::Udp { payload_len: usize::from(ulen) - 8 })
+            (u.source_port(), u.destination_port(), Transport::Udp { payload_len: usize::from(ulen) - 8 })
         }
         Proto::Icmp => {
-            if seg.len() < 8 {
-                return Err(PacketError::Truncated("ICMP"));
-            }
-            let (icmp_type, code) = (seg[0], seg[1]);
-            let id = get16(seg, 4);
+            let m = Icmpv4Slice::from_slice(seg).map_err(|_| PacketError::Truncated("ICMP"))?;
+            let (icmp_type, code) = (m.type_u8(), m.code_u8());
+            let rest = m.bytes5to8();
+            let id = u16::from_be_bytes([rest[0], rest[1]]);
             match icmp_type {
                 ICMP_ECHO_REQUEST => (id, 0, Transport::IcmpEcho { request: true }),
                 ICMP_ECHO_REPLY => (0, id, Transport::IcmpEcho { request: false }),
