@@ -622,12 +622,14 @@ impl<P: PolicyView> Datapath<P> {
     }
 
     /// Removes a flow, releases its port into cooldown, writes its end record.
-    /// Ends every flow (reason `shutdown`), so that the flow log accounts
-    /// for every packet the engine moved: the engine calls this as it stops.
+    /// Ends every flow, so that the flow log accounts for every packet the
+    /// engine moved: the engine calls this as it stops. Flows already closed
+    /// (lingering after FIN or RST) keep their own reason; the others end
+    /// with `shutdown`.
     pub fn end_all(&mut self, now: Timestamp) {
-        let ids: Vec<FlowId> = self.flows.iter_mut().map(|(id, _)| id).collect();
-        for id in ids {
-            self.end_flow(id, now, Some("shutdown"));
+        let ids: Vec<(FlowId, bool)> = self.flows.iter_mut().map(|(id, e)| (id, e.is_closed())).collect();
+        for (id, closed) in ids {
+            self.end_flow(id, now, (!closed).then_some("shutdown"));
         }
     }
 

@@ -170,11 +170,13 @@ fn summary(c: &Counters) -> String {
         .map(|&d| format!("{} {}", c.drops(d), d.name()))
         .collect();
     format!(
-        "engine: {} flows allowed, {} denied; {} packets app->worlds, {} worlds->app; dropped: {}; write errors: {}",
+        "engine: {} flows allowed, {} denied; {} packets to the worlds, {} to the app ({} DNS answers, {} rejects); dropped: {}; write errors: {}",
         c.flows_created,
         c.flows_denied,
         c.to_world.packets,
         c.to_app.packets,
+        c.dns_responses,
+        c.rejects,
         if drops.is_empty() { "none".to_string() } else { drops.join(", ") },
         c.write_errors
     )
