@@ -232,6 +232,9 @@ pub struct Counters {
     pub records_lost: u64,
     /// Packets the engine could not write to their device (full queue, device gone).
     pub write_errors: u64,
+    /// Packets that were TSO segments (several wire packets each, counted
+    /// as such above): non-zero only with TUN offloads.
+    pub tso_segments: u64,
     drops: [u64; DropCause::ALL.len()],
 }
 
@@ -272,6 +275,7 @@ impl Counters {
             "flows_ended": self.flows_ended,
             "records_lost": self.records_lost,
             "write_errors": self.write_errors,
+            "tso_segments": self.tso_segments,
             "drops": drops,
             "unaccounted": self.unaccounted(),
         })
@@ -354,6 +358,7 @@ impl<P: PolicyView> Datapath<P> {
             Err(e) => return self.drop(DropCause::of(e)),
         };
         add(&mut self.counters.from_app, p.segments, p.len);
+        self.counters.tso_segments += u64::from(p.segments > 1);
         match p.transport {
             Transport::IcmpEcho { request: true } => {}
             Transport::IcmpEcho { request: false } => return self.drop(DropCause::NoFlowFromApp),
@@ -562,6 +567,7 @@ impl<P: PolicyView> Datapath<P> {
             Err(e) => return self.drop(DropCause::of(e)),
         };
         add(&mut self.counters.from_world, p.segments, p.len);
+        self.counters.tso_segments += u64::from(p.segments > 1);
         let (reply_key, is_error) = match p.transport {
             // The quote is a packet the world got from us: reversed, it is a reply tuple.
             Transport::IcmpError { quote: q, .. } => (

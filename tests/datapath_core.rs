@@ -592,6 +592,7 @@ fn tso_segments_with_partial_checksums_are_translated_and_counted_per_wire_packe
     assert_eq!(c.to_world.packets - before.to_world.packets, 3);
     assert_eq!(c.to_app.packets - before.to_app.packets, 3);
     assert_eq!(c.unaccounted(), 0);
+    assert_eq!(c.tso_segments - before.tso_segments, 2);
     r.dp.end_all(at(2));
     let end = r.log().into_iter().find(|l| l.state == RecordState::End).unwrap();
     assert_eq!((end.out.packets, end.inb.packets), (1 + 3, 1 + 3));
