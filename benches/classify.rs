@@ -16,6 +16,7 @@ use ipnet::Ipv4Net;
 use serde_json::{json, Value};
 use std::net::Ipv4Addr;
 use vnetlab::addr::{set_to_nets, AddrSet, PortSet};
+use vnetlab::nat::SplitMix64;
 use vnetlab::nsg::classify::{first_match_linear, Classifier, Key, MatchRule, ProtoMask};
 use vnetlab::policy::{Flow, Policy, PolicyOptions, Proto};
 use vnetlab::route::lpm::{select_linear, Lpm, LpmEntry, Origin};
@@ -25,16 +26,15 @@ const BATCH: usize = 1024;
 const RULE_COUNTS: [usize; 3] = [10, 100, 1000];
 const USER_ROUTES: usize = 400;
 
-/// SplitMix64: deterministic, good enough to shape synthetic data.
-struct Rng(u64);
+/// Deterministic synthetic data: the SNAT allocator's SplitMix64.
+struct Rng(SplitMix64);
 
 impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(SplitMix64(seed))
+    }
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        self.0.next()
     }
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
@@ -77,7 +77,7 @@ struct Tags {
 }
 
 fn tags() -> Tags {
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     let vnet = AddrSet::from_ranges([prefix(ip(10, 0, 0, 0), 16), prefix(ip(10, 1, 0, 0), 16)]);
     let not_internet = AddrSet::from_ranges(
         [
@@ -141,7 +141,7 @@ fn dst_set(rng: &mut Rng, tags: &Tags) -> AddrSet {
 /// An NSG's outbound rules in priority order, `n` in all, the last three
 /// being Azure's default rules.
 fn nsg(n: usize, seed: u64, tags: &Tags) -> Vec<(MatchRule, bool)> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut rules = Vec::with_capacity(n);
     for _ in 0..n.saturating_sub(3) {
         let protocols = match rng.percent() {
@@ -191,7 +191,7 @@ fn member(rng: &mut Rng, set: &AddrSet) -> u32 {
 /// Outbound flows of an app instance: mostly TCP to the rules' own
 /// destinations, some to the Internet, Storage and the VNet.
 fn keys(rules: &[(MatchRule, bool)], tags: &Tags, seed: u64) -> Vec<Key> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     (0..BATCH)
         .map(|_| {
             let proto = match rng.percent() {
@@ -224,7 +224,7 @@ fn keys(rules: &[(MatchRule, bool)], tags: &Tags, seed: u64) -> Vec<Key> {
 /// 400 user routes, the system routes of a peered VNet with service
 /// endpoints, and a few dozen gateway-learned routes.
 fn route_table(seed: u64) -> Vec<LpmEntry> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let net = |a: u32, l: u32, origin, protected| LpmEntry {
         net: Ipv4Net::new(Ipv4Addr::from(a), l as u8).unwrap_or_default(),
         origin,
@@ -254,7 +254,7 @@ fn route_table(seed: u64) -> Vec<LpmEntry> {
 }
 
 fn route_keys(table: &[LpmEntry], seed: u64) -> Vec<Ipv4Addr> {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     (0..BATCH)
         .map(|_| {
             let a = if rng.percent() < 60 {

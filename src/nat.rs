@@ -72,12 +72,13 @@ impl Cooldowns {
     pub const SITE_OUTBOUND: Cooldowns = Cooldowns([240, 15, 30, 65, 65]);
 }
 
-/// SplitMix64: tiny, seeded, good enough to spread ports.
+/// SplitMix64: tiny, seeded, good enough to spread ports (and to shape the
+/// benches' synthetic data).
 #[derive(Debug, Clone)]
-struct SplitMix64(u64);
+pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
