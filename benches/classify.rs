@@ -34,7 +34,7 @@ impl Rng {
         Rng(SplitMix64(seed))
     }
     fn next(&mut self) -> u64 {
-        self.0.next()
+        self.0.next_u64()
     }
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n

@@ -144,7 +144,7 @@ pub fn trace_json(p: &Policy, o: &Outcome) -> Value {
 
 pub fn routes_text(p: &Policy) -> String {
     let mut s = format!("Effective routes of {} ({})\n", p.subnet_name, sender_line(p));
-    let _ = writeln!(s, "{:<22} {:<8} {:<20} {:<30} {:<15} {}", "Source", "State", "Address prefix", "Next hop type", "Next hop IP", "Note");
+    let _ = writeln!(s, "{:<22} {:<8} {:<20} {:<30} {:<15} Note", "Source", "State", "Address prefix", "Next hop type", "Next hop IP");
     for r in &p.routes().routes {
         let _ = writeln!(
             s,
@@ -212,7 +212,7 @@ pub fn rules_text(p: &Policy) -> String {
         return format!("No NSG on {}: all outbound traffic that enters the VNet is allowed by NSGs.\n", p.subnet_name);
     };
     let mut s = format!("Effective outbound security rules of {} on {} ({})\n", n.name, p.subnet_name, sender_line(p));
-    let _ = writeln!(s, "{:<8} {:<44} {:<6} {:<5} {:<16} {:<9} {:<16} {}", "Priority", "Name", "Access", "Proto", "Source", "Src ports", "Destination", "Dst ports");
+    let _ = writeln!(s, "{:<8} {:<44} {:<6} {:<5} {:<16} {:<9} {:<16} Dst ports", "Priority", "Name", "Access", "Proto", "Source", "Src ports", "Destination");
     for r in &n.rules {
         let mut name = r.qualified_name();
         if r.uses_asgs {

@@ -78,7 +78,7 @@ impl Cooldowns {
 pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -105,7 +105,7 @@ struct DestPorts {
 
 impl DestPorts {
     fn new(rng: &mut SplitMix64, limit: u32) -> DestPorts {
-        let r = rng.next();
+        let r = rng.next_u64();
         let start = (r % u64::from(PORTS_PER_IP)) as u32;
         // 64,512 = 2^10 * 3^2 * 7: an odd stride not divisible by 3 or 7.
         let mut stride = ((r >> 32) % u64::from(PORTS_PER_IP)) as u32 | 1;
@@ -188,7 +188,7 @@ impl SnatPool {
         if n == 0 {
             return None;
         }
-        let first = (self.rng.next() % n as u64) as usize;
+        let first = (self.rng.next_u64() % n as u64) as usize;
         for k in 0..n {
             let i = (first + k) % n;
             let (rng, limit) = (&mut self.rng, self.per_destination);
