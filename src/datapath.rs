@@ -627,7 +627,6 @@ impl<P: PolicyView> Datapath<P> {
         }
     }
 
-    /// Removes a flow, releases its port into cooldown, writes its end record.
     /// Ends every flow, so that the flow log accounts for every packet the
     /// engine moved: the engine calls this as it stops. Flows already closed
     /// (lingering after FIN or RST) keep their own reason; the others end
@@ -639,6 +638,7 @@ impl<P: PolicyView> Datapath<P> {
         }
     }
 
+    /// Removes a flow, releases its port into cooldown, writes its end record.
     fn end_flow(&mut self, id: FlowId, now: Timestamp, reason: Option<&'static str>) {
         let Some(e) = self.flows.remove(id) else { return };
         self.counters.flows_ended += 1;

@@ -150,7 +150,9 @@ pub async fn run<P: PolicyView>(
     log: Option<FlowLogWriter>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<Counters> {
-    let devices_vnet_hdr = devices.vnet_hdr;
+    // Packets start after the header room; replies get an all-zero header
+    // (a plain packet, checksums complete).
+    let h = if devices.vnet_hdr { VNET_HDR_LEN } else { 0 };
     let mut devs = Vec::with_capacity(1 + devices.worlds.len());
     for (world, fd) in std::iter::once((None, devices.app)).chain(devices.worlds.into_iter().map(|(w, fd)| (Some(w), fd))) {
         set_nonblocking(&fd)?;
@@ -172,9 +174,6 @@ pub async fn run<P: PolicyView>(
     let wall = WallClock { unix_nanos_at_origin: unix_now.as_nanos() as u64 };
     let now = || Timestamp(origin.elapsed().as_nanos() as u64);
 
-    // Packets start after the header room; replies get an all-zero header
-    // (a plain packet, checksums complete).
-    let h = if devices_vnet_hdr { VNET_HDR_LEN } else { 0 };
     let mut rx = vec![0u8; RX_BUF];
     let mut reply = vec![0u8; VNET_HDR_LEN + 2048];
     let mut records = Vec::new();
