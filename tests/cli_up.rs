@@ -8,24 +8,39 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddrV4, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Ends the child if the test fails half-way (SIGINT first, so it cleans up).
+/// `vnetlab up`, ended like a user ends it (Ctrl-C) by the test, or on drop
+/// if the test fails half-way.
 struct Up(Child);
+
+impl Up {
+    /// Sends SIGINT and waits (bounded) for the exit; None if it is still running.
+    fn interrupt(&mut self) -> Option<ExitStatus> {
+        if let Ok(Some(st)) = self.0.try_wait() {
+            return Some(st);
+        }
+        // SAFETY: signalling a child we started, by its PID.
+        unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGINT) };
+        let deadline = Instant::now() + TIMEOUT;
+        while Instant::now() < deadline {
+            match self.0.try_wait() {
+                Ok(Some(st)) => return Some(st),
+                Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+}
 
 impl Drop for Up {
     fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            // SAFETY: signalling a child we started, by its PID.
-            unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGINT) };
-            let deadline = Instant::now() + TIMEOUT;
-            while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
+        if self.interrupt().is_none() {
             let _ = self.0.kill();
         }
     }
@@ -95,17 +110,7 @@ fn up_carries_traffic_and_ctrl_c_removes_everything() {
     assert!(seen.contains("world=inet") && seen.contains("src=198.18.0.50:"), "responder said {seen:?}");
     assert!(denied, "port 80 must be dropped");
 
-    // Ctrl-C.
-    // SAFETY: signalling the child we started, by its PID.
-    unsafe { libc::kill(up.0.id() as libc::pid_t, libc::SIGINT) };
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        match up.0.try_wait().expect("waiting for vnetlab up") {
-            Some(st) => break st,
-            None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
-            None => panic!("vnetlab up did not stop within 30 s of SIGINT"),
-        }
-    };
+    let status = up.interrupt().expect("vnetlab up stops within 30 s of SIGINT");
     let mut err = String::new();
     if let Some(mut e) = up.0.stderr.take() {
         let _ = e.read_to_string(&mut err);
