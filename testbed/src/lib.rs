@@ -26,6 +26,13 @@ pub use seen::{Seen, SeenLog, SeenProto};
 pub use tun::{create_tun_in, create_tun_in_with, TunOptions, VNET_HDR_LEN};
 pub use world::{Testbed, TopologySpec, WorldNs, AZURE_DNS};
 
+/// The error of the system call that just failed, with what we were doing
+/// (`errno` alone never says which device or namespace).
+pub(crate) fn last_os_error(context: impl std::fmt::Display) -> std::io::Error {
+    let e = std::io::Error::last_os_error();
+    std::io::Error::new(e.kind(), format!("{context}: {e}"))
+}
+
 /// Whether this process can build testbeds (root: namespaces, TUN devices).
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.

@@ -104,8 +104,7 @@ pub fn run_in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> io::Resu
             // descriptor is valid for the duration of the call.
             let rc = unsafe { libc::setns(handle.as_raw_fd(), libc::CLONE_NEWNET) };
             if rc != 0 {
-                let e = io::Error::last_os_error();
-                return Err(io::Error::new(e.kind(), format!("entering namespace {ns}: {e}")));
+                return Err(crate::last_os_error(format_args!("entering namespace {ns}")));
             }
             Ok(f())
         });

@@ -116,8 +116,7 @@ fn open_sockets(spec: &ResponderSpec) -> io::Result<Sockets> {
             libc::socket(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, libc::IPPROTO_ICMP)
         };
         if raw < 0 {
-            let e = io::Error::last_os_error();
-            return Err(io::Error::new(e.kind(), format!("raw ICMP socket in {}: {e}", spec.netns)));
+            return Err(crate::last_os_error(format_args!("raw ICMP socket in {}", spec.netns)));
         }
         // SAFETY: `raw` is a fresh descriptor owned by nobody else.
         s.icmp = Some(unsafe { OwnedFd::from_raw_fd(raw) });
