@@ -7,6 +7,7 @@
 //!   for, and a flow the NSG denies is still dropped;
 //! - without offloads: UDP datagrams and their echoes cross both ways, the
 //!   counters count each, and the flow log names the translated source.
+//!
 //! Needs root; without it the tests say so and return. Each testbed carries a
 //! claimed run prefix and is removed on drop, also when an assertion fails.
 
