@@ -15,11 +15,12 @@ use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criteri
 use ipnet::Ipv4Net;
 use serde_json::{json, Value};
 use std::net::Ipv4Addr;
-use vnetlab::addr::{set_to_nets, AddrSet, PortSet};
-use vnetlab::nat::SplitMix64;
-use vnetlab::nsg::classify::{first_match_linear, Classifier, Key, MatchRule, ProtoMask};
-use vnetlab::policy::{Flow, Policy, PolicyOptions, Proto};
-use vnetlab::route::lpm::{select_linear, Lpm, LpmEntry, Origin};
+use vnetlab_core::addr::{set_to_nets, AddrSet, PortSet};
+use vnetlab_core::datapath::nat::SplitMix64;
+use vnetlab_core::flow::{Flow, Proto};
+use vnetlab_core::policy::nsg::classify::{first_match_linear, Classifier, Key, MatchRule, ProtoMask};
+use vnetlab_core::policy::route::lpm::{select_linear, Lpm, LpmEntry, Origin};
+use vnetlab_core::policy::{Policy, PolicyOptions};
 
 /// Keys per measured iteration (the script divides by this).
 const BATCH: usize = 1024;
@@ -96,8 +97,7 @@ fn tags() -> Tags {
         ]
         .map(|(a, l)| prefix(a, l)),
     );
-    let storage =
-        AddrSet::from_ranges((0..200).map(|_| prefix(public(&mut rng), 16 + rng.below(9) as u32)));
+    let storage = AddrSet::from_ranges((0..200).map(|_| prefix(public(&mut rng), 16 + rng.below(9) as u32)));
     Tags { vnet, internet: not_internet.complement(), storage }
 }
 
@@ -164,13 +164,7 @@ fn nsg(n: usize, seed: u64, tags: &Tags) -> Vec<(MatchRule, bool)> {
         let allow = rng.percent() < 60;
         rules.push((MatchRule { protocols, src, src_ports, dst, dst_ports }, allow));
     }
-    let open = |src: AddrSet, dst: AddrSet| MatchRule {
-        protocols: ProtoMask::ANY,
-        src,
-        src_ports: PortSet::all(),
-        dst,
-        dst_ports: PortSet::all(),
-    };
+    let open = |src: AddrSet, dst: AddrSet| MatchRule { protocols: ProtoMask::ANY, src, src_ports: PortSet::all(), dst, dst_ports: PortSet::all() };
     rules.push((open(tags.vnet.clone(), tags.vnet.clone()), true));
     rules.push((open(AddrSet::all(), tags.internet.clone()), true));
     rules.push((open(AddrSet::all(), AddrSet::all()), false));
@@ -225,11 +219,7 @@ fn keys(rules: &[(MatchRule, bool)], tags: &Tags, seed: u64) -> Vec<Key> {
 /// endpoints, and a few dozen gateway-learned routes.
 fn route_table(seed: u64) -> Vec<LpmEntry> {
     let mut rng = Rng::new(seed);
-    let net = |a: u32, l: u32, origin, protected| LpmEntry {
-        net: Ipv4Net::new(Ipv4Addr::from(a), l as u8).unwrap_or_default(),
-        origin,
-        protected,
-    };
+    let net = |a: u32, l: u32, origin, protected| LpmEntry { net: Ipv4Net::new(Ipv4Addr::from(a), l as u8).unwrap_or_default(), origin, protected };
     let mut t = vec![
         net(ip(10, 0, 0, 0), 16, Origin::System, true),
         net(ip(10, 1, 0, 0), 16, Origin::System, true),
@@ -416,9 +406,8 @@ fn template(rules: &[(MatchRule, bool)], routes: &[LpmEntry], tags: &Tags) -> Va
 }
 
 fn compile_policy(tpl: &Value) -> Result<Policy, String> {
-    let resources = vnetlab::arm::expand_template(tpl, "bench", &Default::default(), &Default::default())
-        .map_err(|e| e.to_string())?;
-    let scenario = vnetlab::model::build(&resources).map_err(|e| e.to_string())?;
+    let resources = vnetlab_core::arm::expand_template(tpl, "bench", &Default::default(), &Default::default()).map_err(|e| e.to_string())?;
+    let scenario = vnetlab_core::model::build(&resources).map_err(|e| e.to_string())?;
     Policy::compile(&scenario, &PolicyOptions::default()).map_err(|e| e.to_string())
 }
 
@@ -441,12 +430,8 @@ fn bench_decide(c: &mut Criterion) {
         }
         let mut g = c.benchmark_group("decide");
         g.throughput(Throughput::Elements(BATCH as u64));
-        g.bench_with_input(BenchmarkId::new("compiled", n), &flows, |b, fs| {
-            b.iter(|| fs.iter().filter(|f| policy.decide(black_box(f)).allowed).count())
-        });
-        g.bench_with_input(BenchmarkId::new("linear", n), &flows, |b, fs| {
-            b.iter(|| fs.iter().filter(|f| policy.decide_linear(black_box(f)).allowed).count())
-        });
+        g.bench_with_input(BenchmarkId::new("compiled", n), &flows, |b, fs| b.iter(|| fs.iter().filter(|f| policy.decide(black_box(f)).allowed).count()));
+        g.bench_with_input(BenchmarkId::new("linear", n), &flows, |b, fs| b.iter(|| fs.iter().filter(|f| policy.decide_linear(black_box(f)).allowed).count()));
         g.finish();
     }
 }

@@ -5,12 +5,12 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use vnetlab::check;
-use vnetlab::conformance;
-use vnetlab::error::Error;
-use vnetlab::explain;
-use vnetlab::policy::{Policy, PolicyOptions};
-use vnetlab::scenario::{self, Inputs};
+use vnetlab_core::check;
+use vnetlab_core::conformance;
+use vnetlab_core::error::Error;
+use vnetlab_core::explain;
+use vnetlab_core::policy::{Policy, PolicyOptions};
+use vnetlab_core::scenario::{self, Inputs};
 
 #[derive(Parser)]
 #[command(
@@ -149,7 +149,7 @@ struct InputArgs {
 }
 
 /// The scenario from the command line's inputs, or the embedded one.
-fn load_scenario(a: &InputArgs) -> Result<vnetlab::model::Scenario, Error> {
+fn load_scenario(a: &InputArgs) -> Result<vnetlab_core::model::Scenario, Error> {
     let mut inputs = Inputs { files: a.templates.clone(), params: a.params.clone(), param_files: a.parameter_files.clone(), ..Default::default() };
     for p in &a.public_ips {
         inputs.build.public_ips.push(scenario::parse_name_addr(p, "--public-ip")?);
@@ -161,8 +161,8 @@ fn load_scenario(a: &InputArgs) -> Result<vnetlab::model::Scenario, Error> {
     }
     if a.templates.is_empty() {
         let v = default_case_value()?;
-        let res = vnetlab::arm::expand_template(&v["template"], scenario::DEFAULT_CASE_NAME, &scenario::param_values(&inputs)?, &inputs.ctx)?;
-        return Ok(vnetlab::model::build_with(&res, &inputs.build)?);
+        let res = vnetlab_core::arm::expand_template(&v["template"], scenario::DEFAULT_CASE_NAME, &scenario::param_values(&inputs)?, &inputs.ctx)?;
+        return Ok(vnetlab_core::model::build_with(&res, &inputs.build)?);
     }
     scenario::load_scenario(&inputs)
 }
@@ -192,7 +192,7 @@ fn load_policy(a: &InputArgs) -> Result<Policy, Error> {
 
 /// The embedded default scenario, a conformance case, as JSON.
 fn default_case_value() -> Result<serde_json::Value, Error> {
-    Ok(vnetlab::arm::parse_json(scenario::DEFAULT_CASE, scenario::DEFAULT_CASE_NAME)?)
+    Ok(vnetlab_core::arm::parse_json(scenario::DEFAULT_CASE, scenario::DEFAULT_CASE_NAME)?)
 }
 
 fn default_case() -> Result<conformance::Case, Error> {
@@ -231,13 +231,21 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Cmd::Routes { input, json } => {
             let p = load_policy(&input)?;
             warn(&p);
-            if json { print_json(&explain::routes_json(&p)) } else { print!("{}", explain::routes_text(&p)) }
+            if json {
+                print_json(&explain::routes_json(&p))
+            } else {
+                print!("{}", explain::routes_text(&p))
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Rules { input, json } => {
             let p = load_policy(&input)?;
             warn(&p);
-            if json { print_json(&explain::rules_json(&p)) } else { print!("{}", explain::rules_text(&p)) }
+            if json {
+                print_json(&explain::rules_json(&p))
+            } else {
+                print!("{}", explain::rules_text(&p))
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Resolve { input, names, json } => {
@@ -249,7 +257,15 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             } else {
                 for (n, r) in rs {
                     let v = explain::resolution_json(&r);
-                    println!("{n}: {} ({})", v["addresses"].as_array().map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", ")).filter(|s| !s.is_empty()).unwrap_or_else(|| "NXDOMAIN".into()), v["answered_by"].as_str().unwrap_or(""));
+                    println!(
+                        "{n}: {} ({})",
+                        v["addresses"]
+                            .as_array()
+                            .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "))
+                            .filter(|s| !s.is_empty())
+                            .unwrap_or_else(|| "NXDOMAIN".into()),
+                        v["answered_by"].as_str().unwrap_or("")
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -259,22 +275,32 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             let mut live_runner = |case: &conformance::Case| -> Result<Vec<serde_json::Value>, String> {
                 // The engine takes the policy by value: compile a fresh one.
                 let fresh = conformance::load_case(&case.file, &Default::default()).map_err(|e| e.to_string())?;
-                let checks: Vec<vnetlab::live::LiveCheck> = fresh.checks.iter().map(|c| match &c.kind {
-                    conformance::CheckKind::Flow(f) => vnetlab::live::LiveCheck::Flow {
-                        proto: f.proto,
-                        dest: match &f.dest {
-                            check::Dest::Addr(a) => vnetlab::live::LiveDest::Addr(*a),
-                            check::Dest::Name(n) => vnetlab::live::LiveDest::Name(n.clone()),
+                let checks: Vec<vnetlab_engine::live::LiveCheck> = fresh
+                    .checks
+                    .iter()
+                    .map(|c| match &c.kind {
+                        conformance::CheckKind::Flow(f) => vnetlab_engine::live::LiveCheck::Flow {
+                            proto: f.proto,
+                            dest: match &f.dest {
+                                check::Dest::Addr(a) => vnetlab_engine::live::LiveDest::Addr(*a),
+                                check::Dest::Name(n) => vnetlab_engine::live::LiveDest::Name(n.clone()),
+                            },
+                            port: f.port,
                         },
-                        port: f.port,
-                    },
-                    conformance::CheckKind::Resolve(n) => vnetlab::live::LiveCheck::Resolve { name: n.clone() },
-                }).collect();
-                let outcomes = vnetlab::live::run_live_checks(fresh.policy, &checks).map_err(|e| e.to_string())?;
-                Ok(outcomes.iter().zip(&fresh.checks).map(|(o, c)| match c.kind {
-                    conformance::CheckKind::Resolve(_) => json!({"addresses": o.resolved.clone().unwrap_or_default().iter().map(|a| a.to_string()).collect::<Vec<_>>()}),
-                    conformance::CheckKind::Flow(_) => json!({"allowed": o.allowed, "source": o.source_seen.map(|s| s.ip().to_string())}),
-                }).collect())
+                        conformance::CheckKind::Resolve(n) => vnetlab_engine::live::LiveCheck::Resolve { name: n.clone() },
+                    })
+                    .collect();
+                let outcomes = vnetlab_engine::live::run_live_checks(fresh.policy, &checks).map_err(|e| e.to_string())?;
+                Ok(outcomes
+                    .iter()
+                    .zip(&fresh.checks)
+                    .map(|(o, c)| match c.kind {
+                        conformance::CheckKind::Resolve(_) => {
+                            json!({"addresses": o.resolved.clone().unwrap_or_default().iter().map(|a| a.to_string()).collect::<Vec<_>>()})
+                        }
+                        conformance::CheckKind::Flow(_) => json!({"allowed": o.allowed, "source": o.source_seen.map(|s| s.ip().to_string())}),
+                    })
+                    .collect())
             };
             let live_hook: Option<&mut conformance::LiveRunner<'_>> = if live { Some(&mut live_runner) } else { None };
             let report = conformance::run(&paths, &Default::default(), live_hook, |name| {
@@ -298,15 +324,15 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Cmd::Up { input, ports, flow_log, reject, no_offload, stats } => {
             let policy = load_policy(&input)?;
             warn(&policy);
-            let mut opts = vnetlab::testbed_cmd::UpOptions { flow_log, reject, stats, offload: !no_offload, ..Default::default() };
+            let mut opts = vnetlab_engine::up::UpOptions { flow_log, reject, stats, offload: !no_offload, ..Default::default() };
             if let Some(p) = ports {
-                opts.ports = vnetlab::testbed_cmd::parse_ports(&p)?;
+                opts.ports = vnetlab_engine::up::parse_ports(&p)?;
             }
-            vnetlab::testbed_cmd::up(policy, opts)?;
+            vnetlab_engine::up::up(policy, opts)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Down => {
-            let r = vnetlab::testbed_cmd::down()?;
+            let r = vnetlab_engine::up::down()?;
             println!("removed {} namespace(s), {} /etc/netns dir(s), {} state file(s)", r.namespaces.len(), r.etc_dirs.len(), r.state_files.len());
             Ok(ExitCode::SUCCESS)
         }
@@ -326,7 +352,7 @@ fn lint(a: &InputArgs, json: bool) -> Result<ExitCode, Error> {
             return Ok(ExitCode::from(2));
         }
     };
-    let findings = vnetlab::lint::lint(&sc, &tags);
+    let findings = vnetlab_core::lint::lint(&sc, &tags);
     if json {
         print_json(&json!({"findings": findings.iter().map(|f| f.to_json()).collect::<Vec<_>>()}));
     } else {

@@ -122,11 +122,8 @@ fn up_carries_traffic_and_ctrl_c_removes_everything() {
     let counters: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&stats).expect("stats written")).expect("stats JSON");
     assert_eq!(counters["unaccounted"], 0, "{counters}");
     assert_eq!(counters["flows_created"], 1, "{counters}");
-    let records: Vec<serde_json::Value> = std::fs::read_to_string(&log)
-        .expect("flow log written")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect();
+    let records: Vec<serde_json::Value> =
+        std::fs::read_to_string(&log).expect("flow log written").lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
     let allowed: Vec<_> = records.iter().filter(|r| r["dport"] == 5202).collect();
     let states: Vec<_> = allowed.iter().map(|r| r["state"].as_str().unwrap_or("?")).collect();
     assert_eq!(states, ["begin", "end"], "{records:?}");

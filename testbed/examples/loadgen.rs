@@ -287,10 +287,7 @@ fn crr(addr: SocketAddr, o: &Opts) -> io::Result<bool> {
         }
     }
     let secs = start.elapsed().as_secs_f64();
-    println!(
-        "crr connections={done} seconds={secs:.3} per_sec={:.0} failed={failed} mismatched={mismatched}",
-        done as f64 / secs
-    );
+    println!("crr connections={done} seconds={secs:.3} per_sec={:.0} failed={failed} mismatched={mismatched}", done as f64 / secs);
     if let Some(e) = first_error {
         eprintln!("crr: first failure: {e}");
     }

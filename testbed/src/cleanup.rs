@@ -33,9 +33,7 @@ pub struct CleanupReport {
 
 /// Whether `s` is a run prefix: `vl` followed by exactly 6 lowercase hex digits.
 pub fn is_prefix(s: &str) -> bool {
-    s.len() == 8
-        && s.starts_with("vl")
-        && s[2..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 8 && s.starts_with("vl") && s[2..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The run prefix of a testbed namespace name `<prefix>-<role>`, if it is one.
@@ -88,8 +86,7 @@ pub fn claim_prefix() -> io::Result<Claim> {
         let path = state_path(&prefix);
         match fs::OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(mut f) => {
-                writeln!(f, "pid={pid}\nstart={start}")
-                    .map_err(|e| io::Error::new(e.kind(), format!("writing {}: {e}", path.display())))?;
+                writeln!(f, "pid={pid}\nstart={start}").map_err(|e| io::Error::new(e.kind(), format!("writing {}: {e}", path.display())))?;
                 return Ok(Claim { prefix, path });
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,

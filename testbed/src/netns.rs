@@ -47,20 +47,12 @@ pub fn list() -> io::Result<Vec<String>> {
 /// Runs iproute2 with `args`; an error carries the command line and the
 /// tool's own message.
 pub fn ip(args: &[&str]) -> io::Result<()> {
-    let out = Command::new("ip")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| io::Error::new(e.kind(), format!("running `ip {}`: {e}", args.join(" "))))?;
+    let out =
+        Command::new("ip").args(args).stdin(Stdio::null()).output().map_err(|e| io::Error::new(e.kind(), format!("running `ip {}`: {e}", args.join(" "))))?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(io::Error::other(format!(
-            "`ip {}` failed ({}): {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )))
+        Err(io::Error::other(format!("`ip {}` failed ({}): {}", args.join(" "), out.status, String::from_utf8_lossy(&out.stderr).trim())))
     }
 }
 
@@ -96,8 +88,7 @@ pub fn remove(ns: &str) -> io::Result<()> {
 /// namespace and keep working from any thread afterwards.
 pub fn run_in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> io::Result<T> {
     let path = netns_path(ns);
-    let handle = File::open(&path)
-        .map_err(|e| io::Error::new(e.kind(), format!("opening namespace {}: {e}", path.display())))?;
+    let handle = File::open(&path).map_err(|e| io::Error::new(e.kind(), format!("opening namespace {}: {e}", path.display())))?;
     std::thread::scope(|scope| {
         let worker = scope.spawn(|| -> io::Result<T> {
             // SAFETY: setns only changes this helper thread's namespace; the
@@ -108,9 +99,7 @@ pub fn run_in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> io::Resu
             }
             Ok(f())
         });
-        worker
-            .join()
-            .map_err(|_| io::Error::other(format!("thread inside namespace {ns} panicked")))?
+        worker.join().map_err(|_| io::Error::other(format!("thread inside namespace {ns} panicked")))?
     })
 }
 
@@ -120,6 +109,5 @@ pub fn run_in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> io::Resu
 /// because interface names may contain dots).
 pub fn sysctl_in(ns: &str, key: &str, value: &str) -> io::Result<()> {
     let path = format!("/proc/sys/{key}");
-    run_in_netns(ns, || std::fs::write(&path, value))?
-        .map_err(|e| io::Error::new(e.kind(), format!("setting {key}={value} in namespace {ns}: {e}")))
+    run_in_netns(ns, || std::fs::write(&path, value))?.map_err(|e| io::Error::new(e.kind(), format!("setting {key}={value} in namespace {ns}: {e}")))
 }

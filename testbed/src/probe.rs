@@ -54,8 +54,9 @@ fn rejection(e: &io::Error) -> Option<ProbeReply> {
     use io::ErrorKind::*;
     match e.kind() {
         TimedOut | WouldBlock => Some(ProbeReply::Silent),
-        ConnectionRefused | ConnectionReset | ConnectionAborted | HostUnreachable | NetworkUnreachable
-        | PermissionDenied => Some(ProbeReply::Rejected(e.to_string())),
+        ConnectionRefused | ConnectionReset | ConnectionAborted | HostUnreachable | NetworkUnreachable | PermissionDenied => {
+            Some(ProbeReply::Rejected(e.to_string()))
+        }
         _ => None,
     }
 }
@@ -67,8 +68,7 @@ fn classify(result: io::Result<ProbeReply>) -> io::Result<ProbeReply> {
 fn bound_socket(ty: Type, proto: Protocol, port: u16) -> io::Result<Socket> {
     let sock = Socket::new(Domain::IPV4, ty, Some(proto))?;
     sock.set_reuse_address(true)?;
-    sock.bind(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port).into())
-        .map_err(|e| io::Error::new(e.kind(), format!("binding source port {port}: {e}")))?;
+    sock.bind(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port).into()).map_err(|e| io::Error::new(e.kind(), format!("binding source port {port}: {e}")))?;
     Ok(sock)
 }
 
@@ -156,8 +156,7 @@ pub fn dns_query(ns: &str, server: SocketAddrV4, name: &str, opts: &ProbeOptions
         sock.bind(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0).into())?;
         sock.connect(&SockAddr::from(server))?;
         let id = query_id(name);
-        let query = dnsq::build_query(id, name)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("{name:?} is not a valid DNS name")))?;
+        let query = dnsq::build_query(id, name).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("{name:?} is not a valid DNS name")))?;
         let mut buf = [MaybeUninit::<u8>::uninit(); 1500];
         for _attempt in 0..2 {
             sock.send(&query)?;
@@ -185,10 +184,7 @@ pub fn dns_query(ns: &str, server: SocketAddrV4, name: &str, opts: &ProbeOptions
 /// A query id that differs between names and runs (not security relevant:
 /// it only pairs answers with queries on our own socket).
 fn query_id(name: &str) -> u16 {
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let h = name.bytes().fold(seed, |h, b| h.rotate_left(5) ^ u32::from(b));
     (h ^ (h >> 16)) as u16
 }

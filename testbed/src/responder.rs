@@ -62,13 +62,11 @@ impl Responder {
         let sockets = netns::run_in_netns(&spec.netns, || open_sockets(spec))??;
         let stop = Arc::new(AtomicBool::new(false));
         let world = spec.world.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("responder-{world}"))
-            .spawn({
-                let stop = stop.clone();
-                let log = log.clone();
-                move || serve(&world, sockets, &stop, &log)
-            })?;
+        let thread = std::thread::Builder::new().name(format!("responder-{world}")).spawn({
+            let stop = stop.clone();
+            let log = log.clone();
+            move || serve(&world, sockets, &stop, &log)
+        })?;
         Ok(Responder { stop, thread: Some(thread), log })
     }
 
@@ -98,23 +96,19 @@ impl Drop for Responder {
 fn open_sockets(spec: &ResponderSpec) -> io::Result<Sockets> {
     let mut s = Sockets { tcp: Vec::new(), udp: Vec::new(), icmp: None };
     for &port in &spec.tcp {
-        let l = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port))
-            .map_err(|e| io::Error::new(e.kind(), format!("tcp port {port} in {}: {e}", spec.netns)))?;
+        let l = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).map_err(|e| io::Error::new(e.kind(), format!("tcp port {port} in {}: {e}", spec.netns)))?;
         l.set_nonblocking(true)?;
         s.tcp.push(l);
     }
     for &port in &spec.udp {
-        let u = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port))
-            .map_err(|e| io::Error::new(e.kind(), format!("udp port {port} in {}: {e}", spec.netns)))?;
+        let u = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port)).map_err(|e| io::Error::new(e.kind(), format!("udp port {port} in {}: {e}", spec.netns)))?;
         u.set_nonblocking(true)?;
         setsockopt_int(u.as_raw_fd(), libc::IPPROTO_IP, libc::IP_PKTINFO, 1)?;
         s.udp.push(u);
     }
     if spec.icmp {
         // SAFETY: socket(2) with constant arguments; the result is checked below.
-        let raw = unsafe {
-            libc::socket(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, libc::IPPROTO_ICMP)
-        };
+        let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, libc::IPPROTO_ICMP) };
         if raw < 0 {
             return Err(crate::last_os_error(format_args!("raw ICMP socket in {}", spec.netns)));
         }
@@ -126,9 +120,7 @@ fn open_sockets(spec: &ResponderSpec) -> io::Result<Sockets> {
 
 fn setsockopt_int(fd: RawFd, level: i32, name: i32, value: i32) -> io::Result<()> {
     // SAFETY: passes a pointer to a live c_int and its exact size.
-    let rc = unsafe {
-        libc::setsockopt(fd, level, name, (&value as *const i32).cast(), mem::size_of::<i32>() as libc::socklen_t)
-    };
+    let rc = unsafe { libc::setsockopt(fd, level, name, (&value as *const i32).cast(), mem::size_of::<i32>() as libc::socklen_t) };
     if rc == 0 {
         Ok(())
     } else {
@@ -199,8 +191,7 @@ fn accept_all(world: &str, listener: &TcpListener, active: &Arc<AtomicUsize>, lo
     }
 }
 
-const HTTP_METHODS: [&[u8]; 8] =
-    [b"GET ", b"HEAD ", b"POST ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT "];
+const HTTP_METHODS: [&[u8]; 8] = [b"GET ", b"HEAD ", b"POST ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT "];
 
 fn answer_connection(mut stream: TcpStream, seen: Seen, log: &SeenLog) {
     let _ = stream.set_nonblocking(false);
@@ -242,12 +233,7 @@ fn answer_datagrams(world: &str, sock: &UdpSocket, buf: &mut [u8], log: &SeenLog
     let local_port = sock.local_addr().map(|a| a.port()).unwrap_or(0);
     for _ in 0..UDP_BATCH {
         let Some((src, dst_ip)) = recv_with_dst(fd, buf) else { return };
-        let seen = Seen {
-            world: world.to_string(),
-            proto: SeenProto::Udp,
-            src,
-            dst: SocketAddrV4::new(dst_ip, local_port),
-        };
+        let seen = Seen { world: world.to_string(), proto: SeenProto::Udp, src, dst: SocketAddrV4::new(dst_ip, local_port) };
         let line = format!("{seen}\n");
         log.record(seen);
         send_from(fd, line.as_bytes(), dst_ip, src);
@@ -322,11 +308,7 @@ fn send_from(fd: RawFd, data: &[u8], from: Ipv4Addr, to: SocketAddrV4) {
         (*cmsg).cmsg_level = libc::IPPROTO_IP;
         (*cmsg).cmsg_type = libc::IP_PKTINFO;
         (*cmsg).cmsg_len = libc::CMSG_LEN(mem::size_of::<libc::in_pktinfo>() as u32) as _;
-        let info = libc::in_pktinfo {
-            ipi_ifindex: 0,
-            ipi_spec_dst: libc::in_addr { s_addr: u32::from(from).to_be() },
-            ipi_addr: libc::in_addr { s_addr: 0 },
-        };
+        let info = libc::in_pktinfo { ipi_ifindex: 0, ipi_spec_dst: libc::in_addr { s_addr: u32::from(from).to_be() }, ipi_addr: libc::in_addr { s_addr: 0 } };
         std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast(), info);
         libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT);
     }
@@ -356,12 +338,7 @@ pub fn parse_echo_request(world: &str, pkt: &[u8]) -> Option<Seen> {
     let src = Ipv4Addr::new(pkt[12], pkt[13], pkt[14], pkt[15]);
     let dst = Ipv4Addr::new(pkt[16], pkt[17], pkt[18], pkt[19]);
     let id = u16::from_be_bytes([pkt[ihl + 4], pkt[ihl + 5]]);
-    Some(Seen {
-        world: world.to_string(),
-        proto: SeenProto::Icmp,
-        src: SocketAddrV4::new(src, id),
-        dst: SocketAddrV4::new(dst, id),
-    })
+    Some(Seen { world: world.to_string(), proto: SeenProto::Icmp, src: SocketAddrV4::new(src, id), dst: SocketAddrV4::new(dst, id) })
 }
 
 #[cfg(test)]

@@ -49,14 +49,7 @@ pub struct Seen {
 impl fmt::Display for Seen {
     /// The responder's answer line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "vnetlab-responder world={} saw src={} dst={} proto={}",
-            self.world,
-            self.src,
-            self.dst,
-            self.proto.as_str()
-        )
+        write!(f, "vnetlab-responder world={} saw src={} dst={} proto={}", self.world, self.src, self.dst, self.proto.as_str())
     }
 }
 
@@ -165,12 +158,7 @@ mod tests {
 
     #[test]
     fn answer_line_round_trips() {
-        let seen = Seen {
-            world: "inet".into(),
-            proto: SeenProto::Udp,
-            src: "198.51.100.7:1024".parse().unwrap(),
-            dst: "198.51.100.20:53".parse().unwrap(),
-        };
+        let seen = Seen { world: "inet".into(), proto: SeenProto::Udp, src: "198.51.100.7:1024".parse().unwrap(), dst: "198.51.100.20:53".parse().unwrap() };
         let line = seen.to_string();
         assert_eq!(line, "vnetlab-responder world=inet saw src=198.51.100.7:1024 dst=198.51.100.20:53 proto=udp");
         let body = format!("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n{line}\n");
@@ -194,12 +182,7 @@ mod tests {
         assert_eq!(log.find_last(|s| s.src.port() < 3).map(|s| s.src.port()), Some(2));
         let mark = log.mark();
         assert_eq!(log.wait_since(mark, Duration::ZERO, |_| true), None);
-        log.record(Seen {
-            world: "inet".into(),
-            proto: SeenProto::Icmp,
-            src: "10.0.2.4:7".parse().unwrap(),
-            dst: "198.51.100.9:7".parse().unwrap(),
-        });
+        log.record(Seen { world: "inet".into(), proto: SeenProto::Icmp, src: "10.0.2.4:7".parse().unwrap(), dst: "198.51.100.9:7".parse().unwrap() });
         assert_eq!(log.wait_since(mark, Duration::ZERO, |s| s.proto == SeenProto::Tcp), None);
         assert_eq!(log.wait_since(mark, Duration::ZERO, |_| true).map(|s| s.world), Some("inet".to_string()));
     }

@@ -44,16 +44,11 @@ pub fn create_tun_in_with(ns: &str, name: &str, mtu: u16, opts: TunOptions) -> i
 
 /// Rejects names the kernel would truncate or refuse.
 pub fn check_ifname(name: &str) -> io::Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= MAX_IFNAME
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    let ok = !name.is_empty() && name.len() <= MAX_IFNAME && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
     if ok {
         Ok(())
     } else {
-        Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("interface name {name:?}: expected 1 to {MAX_IFNAME} characters among [A-Za-z0-9._-]"),
-        ))
+        Err(io::Error::new(io::ErrorKind::InvalidInput, format!("interface name {name:?}: expected 1 to {MAX_IFNAME} characters among [A-Za-z0-9._-]")))
     }
 }
 

@@ -92,10 +92,7 @@ impl Testbed {
         tun::check_ifname(&spec.tun_name)?;
         for w in &spec.worlds {
             if w.is_empty() || w == "app" || !w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("world name {w:?}: expected lowercase letters and digits, not \"app\""),
-                ));
+                return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("world name {w:?}: expected lowercase letters and digits, not \"app\"")));
             }
         }
         let claim = cleanup::claim_prefix()?;

@@ -11,8 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use vnetlab_testbed::{
-    netns, probe, run_in_netns, ProbeOptions, ProbeReply, Responder, ResponderSpec, Seen, SeenLog, SeenProto, Testbed,
-    TopologySpec, PROBE_SOURCE_PORT,
+    netns, probe, run_in_netns, ProbeOptions, ProbeReply, Responder, ResponderSpec, Seen, SeenLog, SeenProto, Testbed, TopologySpec, PROBE_SOURCE_PORT,
 };
 
 const APP_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 4);
@@ -34,19 +33,14 @@ fn traffic_from_app_reaches_any_address_in_the_world() {
     assert!(std::path::Path::new(&format!("/etc/netns/{app_ns}/resolv.conf")).exists());
 
     let log = Arc::new(SeenLog::default());
-    let responder = Responder::start(
-        &ResponderSpec { world: "inet".into(), netns: inet_ns.clone(), tcp: vec![443], udp: vec![53], icmp: true },
-        log.clone(),
-    )
-    .expect("responder");
+    let responder = Responder::start(&ResponderSpec { world: "inet".into(), netns: inet_ns.clone(), tcp: vec![443], udp: vec![53], icmp: true }, log.clone())
+        .expect("responder");
     let relay = common::Relay::start(bed.take_app_tun().unwrap(), bed.take_world_tun("inet").unwrap(), 10_000);
 
     // TCP to an address nobody configured, from the fixed probe port.
     let opts = ProbeOptions::default();
     let dst: SocketAddrV4 = "198.51.100.20:443".parse().unwrap();
-    let ProbeReply::Answer { text, .. } = probe::tcp_probe(&app_ns, dst, &opts).expect("tcp probe") else {
-        panic!("no tcp answer")
-    };
+    let ProbeReply::Answer { text, .. } = probe::tcp_probe(&app_ns, dst, &opts).expect("tcp probe") else { panic!("no tcp answer") };
     let seen = Seen::parse_line(&text).expect("answer line");
     assert_eq!(seen.world, "inet");
     assert_eq!(seen.proto, SeenProto::Tcp);
@@ -91,9 +85,7 @@ fn traffic_from_app_reaches_any_address_in_the_world() {
     let seen = Seen::parse_line(&text).expect("udp line");
     assert_eq!(seen.src, SocketAddrV4::new(APP_IP, 49153));
     assert_eq!(seen.dst, udp_dst);
-    let ProbeReply::Answer { text, .. } = probe::udp_probe(&app_ns, udp_dst, &opts).expect("udp probe") else {
-        panic!("no udp probe answer")
-    };
+    let ProbeReply::Answer { text, .. } = probe::udp_probe(&app_ns, udp_dst, &opts).expect("udp probe") else { panic!("no udp probe answer") };
     assert_eq!(Seen::parse_line(&text).map(|s| s.src), Some(SocketAddrV4::new(APP_IP, PROBE_SOURCE_PORT)));
 
     // ICMP echo to another arbitrary address: the world's kernel answers, the responder records it.

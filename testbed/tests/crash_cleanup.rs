@@ -12,13 +12,7 @@ use vnetlab_testbed::{cleanup, cleanup_stale, netns, Testbed, TopologySpec};
 const CHILD_ENV: &str = "VNETLAB_TESTBED_CRASH_CHILD";
 
 fn spec() -> TopologySpec {
-    TopologySpec {
-        instance_ip: "10.0.2.4".parse().unwrap(),
-        tun_name: "vltun0".into(),
-        worlds: vec!["vnet".into(), "inet".into()],
-        mtu: 1400,
-        offload: false,
-    }
+    TopologySpec { instance_ip: "10.0.2.4".parse().unwrap(), tun_name: "vltun0".into(), worlds: vec!["vnet".into(), "inet".into()], mtu: 1400, offload: false }
 }
 
 /// Child side (run only by `stale_testbed_of_killed_run_is_removed`):

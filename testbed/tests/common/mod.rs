@@ -51,10 +51,7 @@ impl Drop for Relay {
 }
 
 fn copy_loop(a: &OwnedFd, b: &OwnedFd, stop: &AtomicBool, max_packets: u64) -> u64 {
-    let mut fds = [
-        libc::pollfd { fd: a.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-        libc::pollfd { fd: b.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-    ];
+    let mut fds = [libc::pollfd { fd: a.as_raw_fd(), events: libc::POLLIN, revents: 0 }, libc::pollfd { fd: b.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
     let mut buf = vec![0u8; 65536];
     let mut copied = 0;
     while !stop.load(Ordering::Relaxed) && copied < max_packets {

@@ -1,0 +1,672 @@
+//! The live datapath: one packet's whole path, top to bottom. A pure state
+//! machine (bytes and a timestamp in, a `Verdict` out, like boringtun's
+//! `Tunn`); the engine wraps it with TUN devices.
+//!
+//! From the app:
+//! 1. parse (malformed, fragments, non-IPv4: dropped and counted);
+//! 2. fast path: the flow table knows the tuple: apply the cached rewrite
+//!    (or drop) and update state and counters;
+//! 3. slow path, first packet only: a TCP segment that is not a SYN has no
+//!    flow (Azure's NAT answers unknown flows with RST: dropped, or RST with
+//!    `reject`); otherwise `policy.decide`: denied -> a drop entry (later
+//!    packets drop fast) and a deny record, with `reject` a TCP RST or ICMP
+//!    unreachable (administratively prohibited); platform addresses -> DNS to
+//!    168.63.129.16:53 is answered here, the rest dropped (there is no real
+//!    wireserver); allowed -> a SNAT port per `Decision::snat` (NAT gateway:
+//!    the gateway's addresses; site outbound: the first outbound address;
+//!    private: the source port is kept), a flow entry and a begin record;
+//! 4. rewrite the source, deliver to the decision's world.
+//!
+//! From a world: the reply index finds the flow (else drop: NSGs are
+//! stateful for return traffic, but nothing enters unasked), the destination
+//! is restored to the app's tuple. ICMP errors are matched through the header
+//! they quote, and both the outer destination and the quoted source restored;
+//! errors the app sends about packets it received go out the same way
+//! mirrored (outer source and quoted destination translated).
+//!
+//! `tick` expires flows (releasing their ports into cooldown) and writes
+//! periodic and end records. Nothing on the per-packet path allocates.
+
+pub mod dnswire;
+pub mod flowlog;
+pub mod nat;
+pub mod packet;
+pub mod table;
+
+use std::net::Ipv4Addr;
+
+use crate::decision::{Decision, NatGatewayInfo, Resolution, RuleIdx, SourceNat, World, AZURE_DNS};
+use crate::flow::{Flow, Proto};
+use crate::policy::Policy;
+use crate::time::Timestamp;
+use dnswire::{DnsError, NameBuf};
+use flowlog::{FlowRecord, RecordState};
+use nat::{Destination, SnatPool};
+use packet::{End, Offload, Packet, PacketError, Transport, ICMP_CODE_ADMIN_PROHIBITED};
+use table::{Action, Count, Dir, FlowEntry, FlowId, FlowTable, InsertError, TCP_IDLE_DEFAULT_SECS};
+
+/// How often a living flow gets a "continue" record (NSG flow logs: 5 min).
+pub const CONTINUE_RECORD_SECS: u64 = 300;
+/// Pending flow-log records kept when nobody drains them; more are counted and lost.
+pub const MAX_PENDING_RECORDS: usize = 1 << 16;
+
+/// What the datapath needs of a compiled policy. `Policy` implements it;
+/// tests implement it with hand-built decisions.
+pub trait PolicyView {
+    fn decide(&self, flow: &Flow) -> Decision;
+    fn nat_gateway(&self) -> Option<&NatGatewayInfo>;
+    fn outbound_ips(&self) -> &[Ipv4Addr];
+    fn resolve(&self, name: &str) -> Resolution;
+    fn rule_name(&self, idx: RuleIdx) -> &str;
+}
+
+impl PolicyView for Policy {
+    fn decide(&self, flow: &Flow) -> Decision {
+        Policy::decide(self, flow)
+    }
+    fn nat_gateway(&self) -> Option<&NatGatewayInfo> {
+        Policy::nat_gateway(self)
+    }
+    fn outbound_ips(&self) -> &[Ipv4Addr] {
+        Policy::outbound_ips(self)
+    }
+    fn resolve(&self, name: &str) -> Resolution {
+        Policy::resolve(self, name)
+    }
+    fn rule_name(&self, idx: RuleIdx) -> &str {
+        Policy::rule_name(self, idx)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatapathOptions {
+    /// Answer denied flows with TCP RST / ICMP unreachable instead of a silent drop.
+    pub reject: bool,
+    /// Flow table bound; new flows beyond it are refused.
+    pub max_flows: usize,
+    /// Seed of the SNAT port choice (deterministic runs).
+    pub seed: u64,
+}
+
+impl Default for DatapathOptions {
+    fn default() -> Self {
+        DatapathOptions { reject: false, max_flows: 1 << 20, seed: 0x0076_6e65_746c_6162 }
+    }
+}
+
+/// What to do with a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The packet (rewritten in place, checksums fixed) goes to this world's device.
+    ToWorld(World),
+    /// The packet (reverse-translated in place) goes back to the app's device.
+    ToApp,
+    /// A reply was written into the reply buffer (first `len` bytes): write
+    /// it to the app's device. RSTs / ICMP unreachables and DNS answers.
+    ReplyToApp { len: usize },
+    /// Dropped (counted).
+    Drop(DropCause),
+}
+
+/// Why a packet was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropCause {
+    /// Not a parsable IPv4 packet (truncated, bad lengths, bad quote).
+    Malformed,
+    /// An IPv4 fragment (NAT gateway carries none).
+    Fragment,
+    /// Not IPv4.
+    NotIpv4,
+    /// The policy denied the flow (route, NSG or platform rule).
+    Denied,
+    /// To 168.63.129.16 / 169.254.169.254 other than DNS: no wireserver here.
+    Platform,
+    /// A DNS query to the platform resolver that could not be parsed at all.
+    DnsMalformed,
+    /// TCP from the app that is not a SYN and matches no flow.
+    NoFlowFromApp,
+    /// From a world and matching no flow (unsolicited or expired).
+    NoFlowFromWorld,
+    /// A reply that came from another world than its flow went to.
+    WrongWorld,
+    /// The flow table is full.
+    TableFull,
+    /// No SNAT port left for the destination.
+    SnatExhausted,
+    /// The reply tuple of a new flow is already taken by another flow.
+    TupleConflict,
+    /// ICMP messages from the app other than echo requests and errors.
+    Unsupported,
+}
+
+impl DropCause {
+    pub const ALL: [DropCause; 13] = [
+        DropCause::Malformed,
+        DropCause::Fragment,
+        DropCause::NotIpv4,
+        DropCause::Denied,
+        DropCause::Platform,
+        DropCause::DnsMalformed,
+        DropCause::NoFlowFromApp,
+        DropCause::NoFlowFromWorld,
+        DropCause::WrongWorld,
+        DropCause::TableFull,
+        DropCause::SnatExhausted,
+        DropCause::TupleConflict,
+        DropCause::Unsupported,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            DropCause::Malformed => "malformed",
+            DropCause::Fragment => "fragment",
+            DropCause::NotIpv4 => "not_ipv4",
+            DropCause::Denied => "denied",
+            DropCause::Platform => "platform",
+            DropCause::DnsMalformed => "dns_malformed",
+            DropCause::NoFlowFromApp => "no_flow_from_app",
+            DropCause::NoFlowFromWorld => "no_flow_from_world",
+            DropCause::WrongWorld => "wrong_world",
+            DropCause::TableFull => "table_full",
+            DropCause::SnatExhausted => "snat_exhausted",
+            DropCause::TupleConflict => "tuple_conflict",
+            DropCause::Unsupported => "unsupported",
+        }
+    }
+    fn of(e: PacketError) -> DropCause {
+        match e {
+            PacketError::NotIpv4(_) => DropCause::NotIpv4,
+            PacketError::Fragment => DropCause::Fragment,
+            _ => DropCause::Malformed,
+        }
+    }
+}
+
+/// Everything the datapath counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Packets read from the app's device.
+    pub from_app: Count,
+    /// Packets read from the worlds' devices.
+    pub from_world: Count,
+    /// Packets delivered to worlds.
+    pub to_world: Count,
+    /// Packets delivered to the app (return traffic and replies).
+    pub to_app: Count,
+    /// TCP RSTs and ICMP unreachables written (`reject`).
+    pub rejects: u64,
+    /// DNS responses written (answers and FORMERR/NOTIMP).
+    pub dns_responses: u64,
+    /// DNS queries answered with FORMERR/NOTIMP.
+    pub dns_errors: u64,
+    /// Allowed flows installed.
+    pub flows_created: u64,
+    /// Denied flows installed as drop entries.
+    pub flows_denied: u64,
+    /// Flows removed (expired, closed, replaced).
+    pub flows_ended: u64,
+    /// Flow-log records lost because nobody drained them.
+    pub records_lost: u64,
+    /// Packets the engine could not write to their device (full queue, device gone).
+    pub write_errors: u64,
+    /// Packets that were TSO segments (several wire packets each, counted
+    /// as such above): non-zero only with TUN offloads.
+    pub tso_segments: u64,
+    drops: [u64; DropCause::ALL.len()],
+}
+
+impl Counters {
+    pub fn drops(&self, cause: DropCause) -> u64 {
+        self.drops[cause as usize]
+    }
+    pub fn total_drops(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+
+    /// Packets read but neither delivered, answered nor dropped; 0 unless a
+    /// path forgot to count. Each packet read ends in exactly one of: a
+    /// world, the app, a drop (a reject is a drop plus a reply), or a DNS
+    /// answer; unparsable packets count only as drops.
+    pub fn unaccounted(&self) -> i64 {
+        let unparsed: u64 = [DropCause::Malformed, DropCause::Fragment, DropCause::NotIpv4].map(|c| self.drops(c)).iter().sum();
+        let read = self.from_app.packets + self.from_world.packets + unparsed;
+        let settled = self.to_world.packets + self.to_app.packets - self.rejects + self.total_drops();
+        read as i64 - settled as i64
+    }
+
+    /// The counters as JSON (`vnetlab up --stats`), drops keyed by cause name.
+    pub fn to_json(&self) -> serde_json::Value {
+        let count = |c: &Count| serde_json::json!({ "packets": c.packets, "bytes": c.bytes });
+        let drops: serde_json::Map<String, serde_json::Value> = DropCause::ALL.iter().map(|&c| (c.name().to_string(), self.drops(c).into())).collect();
+        serde_json::json!({
+            "from_app": count(&self.from_app),
+            "from_world": count(&self.from_world),
+            "to_world": count(&self.to_world),
+            "to_app": count(&self.to_app),
+            "rejects": self.rejects,
+            "dns_responses": self.dns_responses,
+            "dns_errors": self.dns_errors,
+            "flows_created": self.flows_created,
+            "flows_denied": self.flows_denied,
+            "flows_ended": self.flows_ended,
+            "records_lost": self.records_lost,
+            "write_errors": self.write_errors,
+            "tso_segments": self.tso_segments,
+            "drops": drops,
+            "unaccounted": self.unaccounted(),
+        })
+    }
+}
+
+/// The datapath of one emulated site.
+pub struct Datapath<P: PolicyView = Policy> {
+    policy: P,
+    opts: DatapathOptions,
+    flows: FlowTable,
+    nat_gateway: Option<SnatPool>,
+    site_outbound: Option<SnatPool>,
+    /// Established TCP idle timeout of NAT gateway flows.
+    nat_tcp_idle_secs: u64,
+    counters: Counters,
+    log: Vec<FlowRecord>,
+    /// Reused by `tick`.
+    expired: Vec<FlowId>,
+}
+
+impl<P: PolicyView> Datapath<P> {
+    pub fn new(policy: P, opts: DatapathOptions) -> Datapath<P> {
+        let nat_gateway = policy.nat_gateway().map(|n| SnatPool::nat_gateway(&n.public_ips, opts.seed));
+        // idleTimeoutInMinutes is 4..=120.
+        let nat_tcp_idle_secs = policy.nat_gateway().map_or(TCP_IDLE_DEFAULT_SECS, |n| u64::from(n.idle_timeout_minutes.clamp(4, 120)) * 60);
+        let site_outbound = policy.outbound_ips().first().map(|&ip| SnatPool::site_outbound(ip, opts.seed ^ 0x5157));
+        Datapath {
+            policy,
+            opts,
+            flows: FlowTable::new(opts.max_flows),
+            nat_gateway,
+            site_outbound,
+            nat_tcp_idle_secs,
+            counters: Counters::default(),
+            log: Vec::new(),
+            expired: Vec::new(),
+        }
+    }
+
+    pub fn policy(&self) -> &P {
+        &self.policy
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Called by the engine when a verdict's packet could not be written.
+    pub fn count_write_error(&mut self) {
+        self.counters.write_errors += 1;
+    }
+
+    /// Live flow entries (allowed and denied).
+    pub fn active_flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Moves the flow-log records made since the last call into `out`.
+    pub fn drain_log(&mut self, out: &mut Vec<FlowRecord>) {
+        out.append(&mut self.log);
+    }
+
+    fn drop(&mut self, cause: DropCause) -> Verdict {
+        self.counters.drops[cause as usize] += 1;
+        Verdict::Drop(cause)
+    }
+
+    // -----------------------------------------------------------------------
+    // From the app
+
+    /// A packet the app sent, with what its device said about it (`off`:
+    /// partial checksum, TSO). `reply` receives RSTs, ICMP errors and DNS
+    /// answers (1500 bytes are enough); they are always plain packets.
+    pub fn from_app(&mut self, pkt: &mut [u8], off: Offload, now: Timestamp, reply: &mut [u8]) -> Verdict {
+        let mut p = match packet::parse(pkt) {
+            Ok(p) => p.with_offload(off),
+            Err(e) => return self.drop(DropCause::of(e)),
+        };
+        add(&mut self.counters.from_app, p.segments, p.len);
+        self.counters.tso_segments += u64::from(p.segments > 1);
+        match p.transport {
+            Transport::IcmpEcho { request: true } => {}
+            Transport::IcmpEcho { request: false } => return self.drop(DropCause::NoFlowFromApp),
+            Transport::IcmpError { quote, .. } => return self.error_out(pkt, &mut p, quote),
+            Transport::IcmpOther { .. } => return self.drop(DropCause::Unsupported),
+            _ => {}
+        }
+        let key = Flow { proto: p.proto, src: p.src, src_port: p.src_port, dst: p.dst, dst_port: p.dst_port };
+
+        // Fast path.
+        if let Some(id) = self.flows.lookup_app(&key) {
+            let closed = self.flows.get(id).is_some_and(FlowEntry::is_closed);
+            if !(closed && p.is_tcp_syn()) {
+                return self.forward_out(id, pkt, &mut p, now, reply);
+            }
+            // The app reuses the tuple of a closed flow: start afresh.
+            self.end_flow(id, now, Some("replaced"));
+        }
+
+        // Slow path.
+        if p.proto == Proto::Tcp && !p.is_tcp_syn() {
+            return self.reject_or_drop(DropCause::NoFlowFromApp, pkt, &p, reply);
+        }
+        let asked = match p.proto {
+            Proto::Icmp => Flow { src_port: 0, dst_port: 0, ..key },
+            _ => key,
+        };
+        let decision = self.policy.decide(&asked);
+        if !decision.allowed {
+            return self.deny(key, decision, pkt, &mut p, now, reply);
+        }
+        if decision.world == World::Platform {
+            if p.proto == Proto::Udp && p.dst == AZURE_DNS && p.dst_port == 53 {
+                return self.answer_dns(pkt, &p, reply);
+            }
+            return self.drop(DropCause::Platform);
+        }
+        match self.install(key, decision, decision.world, now) {
+            Ok(id) => self.forward_out(id, pkt, &mut p, now, reply),
+            Err(cause) => self.drop(cause),
+        }
+    }
+
+    /// An ICMP error the app's stack sent about a packet it received (say,
+    /// port unreachable for a UDP reply to a closed socket). The quoted
+    /// packet came from the world, so reversed it is the flow's own tuple:
+    /// the error goes to that flow's world with the outer source and the
+    /// quoted destination translated, like the flow's packets. Errors about
+    /// nothing the engine carried are dropped.
+    fn error_out(&mut self, pkt: &mut [u8], p: &mut Packet, q: packet::Quote) -> Verdict {
+        let key = Flow { proto: q.proto, src: q.dst, src_port: q.dst_port, dst: q.src, dst_port: q.src_port };
+        let Some(e) = self.flows.lookup_app(&key).and_then(|id| self.flows.get_mut(id)) else {
+            return self.drop(DropCause::NoFlowFromApp);
+        };
+        let Action::Forward { world, src, src_port } = e.action else { return self.drop(DropCause::Denied) };
+        // Errors count as traffic but neither refresh nor change state.
+        add(&mut e.out, p.segments, p.len);
+        packet::rewrite_quote(pkt, p, End::Dst, src, src_port);
+        packet::rewrite(pkt, p, End::Src, src, 0);
+        add(&mut self.counters.to_world, p.segments, p.len);
+        Verdict::ToWorld(world)
+    }
+
+    /// The cached action for a known flow.
+    fn forward_out(&mut self, id: FlowId, pkt: &mut [u8], p: &mut Packet, now: Timestamp, reply: &mut [u8]) -> Verdict {
+        let Some(e) = self.flows.get_mut(id) else { return self.drop(DropCause::NoFlowFromApp) };
+        e.on_packet(Dir::Out, p.len, p.segments, p.tcp_flags(), now);
+        match e.action {
+            Action::Forward { world, src, src_port } => {
+                packet::rewrite(pkt, p, End::Src, src, src_port);
+                add(&mut self.counters.to_world, p.segments, p.len);
+                Verdict::ToWorld(world)
+            }
+            Action::Drop => self.reject_or_drop(DropCause::Denied, pkt, p, reply),
+        }
+    }
+
+    /// A denied first packet: a drop entry, a begin record, then the drop.
+    fn deny(&mut self, key: Flow, d: Decision, pkt: &mut [u8], p: &mut Packet, now: Timestamp, reply: &mut [u8]) -> Verdict {
+        let entry = FlowEntry::new(key, Action::Drop, d, 0, now);
+        self.record(&entry, now, RecordState::Begin, None);
+        match self.flows.insert(entry) {
+            Ok(id) => {
+                self.counters.flows_denied += 1;
+                self.forward_out(id, pkt, p, now, reply)
+            }
+            // No room to remember the denial: still deny this packet.
+            Err(_) => self.reject_or_drop(DropCause::Denied, pkt, p, reply),
+        }
+    }
+
+    /// Translates and installs an allowed flow; a failure is logged.
+    pub fn install(&mut self, key: Flow, d: Decision, world: World, now: Timestamp) -> Result<FlowId, DropCause> {
+        let has_port = key.proto.has_ports() || key.proto == Proto::Icmp;
+        let dest = Destination { proto: key.proto, addr: key.dst, port: key.dst_port };
+        let pool = match d.snat {
+            SourceNat::Private => None,
+            SourceNat::NatGateway => Some(self.nat_gateway.as_mut()),
+            SourceNat::SiteOutbound => Some(self.site_outbound.as_mut()),
+        };
+        let (src, src_port) = match pool {
+            None => (d.source, key.src_port),
+            Some(None) => return Err(self.failed(key, d, now, DropCause::SnatExhausted)),
+            Some(Some(pool)) if !has_port => match pool.ips().first() {
+                Some(&ip) => (ip, 0),
+                None => return Err(self.failed(key, d, now, DropCause::SnatExhausted)),
+            },
+            Some(Some(pool)) => match pool.allocate(dest, now) {
+                Some(a) => a,
+                None => return Err(self.failed(key, d, now, DropCause::SnatExhausted)),
+            },
+        };
+        let idle = if d.snat == SourceNat::NatGateway { self.nat_tcp_idle_secs } else { TCP_IDLE_DEFAULT_SECS };
+        let mut entry = FlowEntry::new(key, Action::Forward { world, src, src_port }, d, idle, now);
+        entry.next_report = now.saturating_add_secs(CONTINUE_RECORD_SECS);
+        let record = self.make_record(&entry, now, RecordState::Begin, None);
+        match self.flows.insert(entry) {
+            Ok(id) => {
+                self.counters.flows_created += 1;
+                self.push_record(record);
+                Ok(id)
+            }
+            Err(e) => {
+                if has_port {
+                    if let Some(pool) = self.pool_mut(d.snat) {
+                        pool.cancel(src, src_port, dest);
+                    }
+                }
+                let cause = if e == InsertError::Full { DropCause::TableFull } else { DropCause::TupleConflict };
+                Err(self.failed(key, d, now, cause))
+            }
+        }
+    }
+
+    /// Logs an allowed flow that could not be installed; returns the cause.
+    fn failed(&mut self, key: Flow, d: Decision, now: Timestamp, cause: DropCause) -> DropCause {
+        let entry = FlowEntry::new(key, Action::Drop, d, 0, now);
+        self.record(&entry, now, RecordState::End, Some(cause.name()));
+        cause
+    }
+
+    fn pool_mut(&mut self, snat: SourceNat) -> Option<&mut SnatPool> {
+        match snat {
+            SourceNat::Private => None,
+            SourceNat::NatGateway => self.nat_gateway.as_mut(),
+            SourceNat::SiteOutbound => self.site_outbound.as_mut(),
+        }
+    }
+
+    /// Drops, or with `reject` answers with a TCP RST / ICMP unreachable.
+    fn reject_or_drop(&mut self, cause: DropCause, pkt: &[u8], p: &Packet, reply: &mut [u8]) -> Verdict {
+        self.counters.drops[cause as usize] += 1;
+        if !self.opts.reject {
+            return Verdict::Drop(cause);
+        }
+        let len = match p.proto {
+            Proto::Tcp => packet::build_tcp_rst(p, reply),
+            _ => packet::build_icmp_unreachable(pkt, p, ICMP_CODE_ADMIN_PROHIBITED, reply),
+        };
+        match len {
+            Some(len) => {
+                self.counters.rejects += 1;
+                add(&mut self.counters.to_app, 1, len);
+                Verdict::ReplyToApp { len }
+            }
+            None => Verdict::Drop(cause),
+        }
+    }
+
+    /// Answers a query to the platform resolver from `Policy::resolve`.
+    fn answer_dns(&mut self, pkt: &[u8], p: &Packet, reply: &mut [u8]) -> Verdict {
+        let Transport::Udp { payload_len } = p.transport else { return self.drop(DropCause::DnsMalformed) };
+        let start = p.l4 + 8;
+        let msg = &pkt[start..start + payload_len];
+        let mut name = NameBuf::default();
+        let Some(out) = reply.get_mut(packet::UDP_REPLY_PAYLOAD..) else { return self.drop(DropCause::DnsMalformed) };
+        let written = match dnswire::parse_query(msg, &mut name) {
+            Ok(q) => {
+                let res = self.policy.resolve(name.as_str());
+                dnswire::write_response(&q, dnswire::answer_for(q.qtype, q.qclass, &res), out)
+            }
+            Err(DnsError::Error { id, flags, rcode }) => {
+                self.counters.dns_errors += 1;
+                dnswire::write_error(id, flags, rcode, out)
+            }
+            Err(DnsError::Drop) => None,
+        };
+        let len = written.and_then(|n| packet::finish_udp_reply(reply, p.dst, p.dst_port, p.src, p.src_port, n));
+        match len {
+            Some(len) => {
+                self.counters.dns_responses += 1;
+                add(&mut self.counters.to_app, 1, len);
+                Verdict::ReplyToApp { len }
+            }
+            None => self.drop(DropCause::DnsMalformed),
+        }
+    }
+
+    // -----------------------------------------------------------------------
+    // From a world
+
+    /// A packet arriving from `world` (addressed to a translated source).
+    pub fn from_world(&mut self, world: World, pkt: &mut [u8], off: Offload, now: Timestamp, _reply: &mut [u8]) -> Verdict {
+        let mut p = match packet::parse(pkt) {
+            Ok(p) => p.with_offload(off),
+            Err(e) => return self.drop(DropCause::of(e)),
+        };
+        add(&mut self.counters.from_world, p.segments, p.len);
+        self.counters.tso_segments += u64::from(p.segments > 1);
+        let (reply_key, is_error) = match p.transport {
+            // The quote is a packet the world got from us: reversed, it is a reply tuple.
+            Transport::IcmpError { quote: q, .. } => (Flow { proto: q.proto, src: q.dst, src_port: q.dst_port, dst: q.src, dst_port: q.src_port }, true),
+            Transport::IcmpOther { .. } | Transport::IcmpEcho { request: true } => return self.drop(DropCause::NoFlowFromWorld),
+            _ => (Flow { proto: p.proto, src: p.src, src_port: p.src_port, dst: p.dst, dst_port: p.dst_port }, false),
+        };
+        let Some(id) = self.flows.lookup_world(&reply_key) else { return self.drop(DropCause::NoFlowFromWorld) };
+        let Some(e) = self.flows.get_mut(id) else { return self.drop(DropCause::NoFlowFromWorld) };
+        if !matches!(e.action, Action::Forward { world: w, .. } if w == world) {
+            return self.drop(DropCause::WrongWorld);
+        }
+        let app = e.key;
+        if is_error {
+            // Errors count as traffic but neither refresh nor change state.
+            add(&mut e.inb, p.segments, p.len);
+            packet::rewrite_quote(pkt, &mut p, End::Src, app.src, app.src_port);
+            packet::rewrite(pkt, &mut p, End::Dst, app.src, 0);
+        } else {
+            e.on_packet(Dir::In, p.len, p.segments, p.tcp_flags(), now);
+            packet::rewrite(pkt, &mut p, End::Dst, app.src, app.src_port);
+        }
+        add(&mut self.counters.to_app, p.segments, p.len);
+        Verdict::ToApp
+    }
+
+    // -----------------------------------------------------------------------
+    // Time
+
+    /// Expires idle and closed flows (their ports go into cooldown) and
+    /// writes continue/end records. Call at least once a second.
+    pub fn tick(&mut self, now: Timestamp) {
+        let mut expired = std::mem::take(&mut self.expired);
+        expired.clear();
+        self.flows.expired(now, &mut expired);
+        for &id in &expired {
+            self.end_flow(id, now, None);
+        }
+        self.expired = expired;
+
+        let mut due = Vec::new();
+        for (_, e) in self.flows.iter_mut() {
+            if matches!(e.action, Action::Forward { .. }) && e.next_report <= now {
+                e.next_report = now.saturating_add_secs(CONTINUE_RECORD_SECS);
+                due.push(make_record(&self.policy, e, now, RecordState::Continue, None));
+            }
+        }
+        for r in due {
+            self.push_record(r);
+        }
+        for pool in [self.nat_gateway.as_mut(), self.site_outbound.as_mut()].into_iter().flatten() {
+            pool.gc(now);
+        }
+    }
+
+    /// Ends every flow, so that the flow log accounts for every packet the
+    /// engine moved: the engine calls this as it stops. Flows already closed
+    /// (lingering after FIN or RST) keep their own reason; the others end
+    /// with `shutdown`.
+    pub fn end_all(&mut self, now: Timestamp) {
+        let ids: Vec<(FlowId, bool)> = self.flows.iter_mut().map(|(id, e)| (id, e.is_closed())).collect();
+        for (id, closed) in ids {
+            self.end_flow(id, now, (!closed).then_some("shutdown"));
+        }
+    }
+
+    /// Removes a flow, releases its port into cooldown, writes its end record.
+    fn end_flow(&mut self, id: FlowId, now: Timestamp, reason: Option<&'static str>) {
+        let Some(e) = self.flows.remove(id) else { return };
+        self.counters.flows_ended += 1;
+        let (_, how) = e.expiry();
+        if let Action::Forward { src, src_port, .. } = e.action {
+            if e.key.proto.has_ports() || e.key.proto == Proto::Icmp {
+                let dest = Destination { proto: e.key.proto, addr: e.key.dst, port: e.key.dst_port };
+                let ended = e.ended_at();
+                if let Some(pool) = self.pool_mut(e.snat()) {
+                    pool.release(src, src_port, dest, how, ended);
+                }
+            }
+        }
+        let reason = reason.or(Some(match e.state {
+            crate::datapath::table::FlowState::Closed { by: crate::datapath::nat::Release::Rst, .. } => "rst",
+            crate::datapath::table::FlowState::Closed { .. } => "fin",
+            crate::datapath::table::FlowState::SynSent => "half_open",
+            _ => "idle",
+        }));
+        self.record(&e, now, RecordState::End, reason);
+    }
+
+    fn make_record(&self, e: &FlowEntry, now: Timestamp, state: RecordState, reason: Option<&'static str>) -> FlowRecord {
+        make_record(&self.policy, e, now, state, reason)
+    }
+
+    fn record(&mut self, e: &FlowEntry, now: Timestamp, state: RecordState, reason: Option<&'static str>) {
+        let r = self.make_record(e, now, state, reason);
+        self.push_record(r);
+    }
+
+    fn push_record(&mut self, r: FlowRecord) {
+        if self.log.len() >= MAX_PENDING_RECORDS {
+            self.counters.records_lost += 1;
+        } else {
+            self.log.push(r);
+        }
+    }
+}
+
+fn add(c: &mut Count, segments: u32, len: usize) {
+    c.packets += u64::from(segments);
+    c.bytes += len as u64;
+}
+
+fn make_record<P: PolicyView>(policy: &P, e: &FlowEntry, now: Timestamp, state: RecordState, reason: Option<&'static str>) -> FlowRecord {
+    let (translated, world) = match e.action {
+        Action::Forward { world, src, src_port } => (Some((src, src_port)), Some(world)),
+        Action::Drop => (None, None),
+    };
+    FlowRecord {
+        at: now,
+        state,
+        flow: e.key,
+        decision: e.decision,
+        rule: e.decision.nsg_rule.map(|i| flowlog::rule_label(policy.rule_name(i))),
+        translated,
+        world,
+        out: e.out,
+        inb: e.inb,
+        reason,
+    }
+}

@@ -1,0 +1,230 @@
+//! What a platform engineer wants to know before deploying: findings about
+//! integration subnets, delegations, plans, NSG rules that can never match,
+//! appliance next hops and NAT gateways that traffic will not use.
+
+use crate::decision::NextHopType;
+use crate::model::{Direction, PlanKind, RoutePrefix, Scenario, SubnetRef};
+use crate::policy::nsg::EffectiveNsg;
+use crate::policy::tags::{ServiceTags, TagContext};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub severity: Severity,
+    /// A short stable id, e.g. `subnet-too-small`.
+    pub code: &'static str,
+    /// What it is about: `site func-app`, `nsg nsg-int rule X`.
+    pub subject: String,
+    pub message: String,
+}
+
+impl Finding {
+    pub fn line(&self) -> String {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        format!("{sev}[{}] {}: {}", self.code, self.subject, self.message)
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({"severity": format!("{:?}", self.severity).to_ascii_lowercase(), "code": self.code, "subject": self.subject, "message": self.message})
+    }
+}
+
+fn f(severity: Severity, code: &'static str, subject: String, message: String) -> Finding {
+    Finding { severity, code, subject, message }
+}
+
+/// Usable addresses: Azure keeps five per subnet.
+fn usable(len: u8) -> u64 {
+    (1u64 << (32 - u32::from(len))).saturating_sub(5)
+}
+
+pub fn lint(sc: &Scenario, tags: &ServiceTags) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for site in &sc.sites {
+        let subject = format!("site {}", site.name);
+        let plan = site.plan.map(|p| &sc.plans[p]);
+        let kind = plan.map(|p| p.kind);
+        let Some((subnet, _)) = &site.integration else { continue };
+        let sub = sc.subnet(*subnet);
+        let sname = sc.subnet_name(*subnet);
+        if kind == Some(PlanKind::Consumption) {
+            out.push(f(Severity::Error, "plan-without-integration", subject.clone(), format!(
+                "is integrated into {sname} but its plan '{}' is Consumption (Y1/Dynamic), which has no virtual network integration: move to Flex Consumption, Elastic Premium or a Dedicated plan", plan.map_or("", |p| &p.name))));
+            continue;
+        }
+        if kind == Some(PlanKind::Isolated) {
+            out.push(f(
+                Severity::Warning,
+                "isolated-plan",
+                subject.clone(),
+                "is on an App Service Environment plan: regional virtual network integration is not offered there (the ASE is already in the VNet)".into(),
+            ));
+        }
+        // Subnet size: minimum and recommended prefix length by plan and OS.
+        let linux = plan.is_some_and(|p| p.linux) || site.kind.to_ascii_lowercase().contains("linux");
+        let (min, rec) = match kind {
+            Some(PlanKind::FlexConsumption) => (27, 27),
+            Some(PlanKind::ElasticPremium) => (28, if linux { 26 } else { 24 }),
+            _ => (28, 26),
+        };
+        let len = sub.prefixes[0].prefix_len();
+        if len > min {
+            out.push(f(
+                Severity::Error,
+                "subnet-too-small",
+                subject.clone(),
+                format!("integration subnet {sname} is /{len} ({} usable addresses); this plan needs at least /{min}", usable(len)),
+            ));
+        } else if len > rec {
+            out.push(f(Severity::Warning, "subnet-too-small", subject.clone(), format!(
+                "integration subnet {sname} is /{len}: {} usable addresses allow about {} instances while scaling (usage doubles during scale operations); /{rec} is recommended",
+                usable(len), usable(len) / 2)));
+        }
+        // Delegation.
+        let want = if kind == Some(PlanKind::FlexConsumption) { "Microsoft.App/environments" } else { "Microsoft.Web/serverFarms" };
+        if !sub.delegations.iter().any(|d| d.eq_ignore_ascii_case(want)) {
+            let has = if sub.delegations.is_empty() { "no delegation".to_string() } else { format!("delegation to {}", sub.delegations.join(", ")) };
+            out.push(f(Severity::Error, "delegation", subject.clone(), format!("integration subnet {sname} has {has}; it must be delegated to {want}")));
+        }
+        if kind == Some(PlanKind::FlexConsumption) && sub.name.contains('_') {
+            out.push(f(
+                Severity::Error,
+                "flex-subnet-name",
+                subject.clone(),
+                format!("Flex Consumption cannot use subnet '{}': its name contains '_'", sub.name),
+            ));
+        }
+        if sub.service_endpoint_policies > 0 {
+            out.push(f(
+                Severity::Error,
+                "service-endpoint-policy",
+                subject.clone(),
+                format!("integration subnet {sname} has service endpoint policies, which are not supported on integration subnets"),
+            ));
+        }
+        let route_all = site.route_all.on || kind == Some(PlanKind::FlexConsumption);
+        if let Some(n) = sub.nat_gateway {
+            if !route_all {
+                out.push(f(Severity::Warning, "nat-gateway-bypassed", subject.clone(), format!(
+                    "NAT gateway '{}' on {sname} is bypassed: Route All is off ({}), so internet traffic leaves from the site's outbound addresses. Enable vnetRouteAllEnabled to use it",
+                    sc.nat_gateways[n].name, site.route_all.decided_by)));
+            }
+        }
+        if let Some(rt) = sub.route_table {
+            let has_default = sc.route_tables[rt].routes.iter().any(|r| matches!(r.prefix, RoutePrefix::Net(n) if n.prefix_len() == 0));
+            if has_default && sub.nsg.is_some() {
+                out.push(f(Severity::Warning, "virtualnetwork-tag-is-everything", subject.clone(), format!(
+                    "route table '{}' has a 0.0.0.0/0 route, so the VirtualNetwork tag of {sname} includes every address: AllowVnetOutBound (65000) allows all outbound traffic that no custom rule denies",
+                    sc.route_tables[rt].name)));
+            }
+        }
+    }
+    for (vi, vnet) in sc.vnets.iter().enumerate() {
+        for (si, sub) in vnet.subnets.iter().enumerate() {
+            let r: SubnetRef = (vi, si);
+            if let Some(rt) = sub.route_table {
+                appliance_findings(sc, r, rt, &mut out);
+            }
+        }
+    }
+    nsg_findings(sc, tags, &mut out);
+    out.sort_by(|a, b| (a.severity, &a.subject).cmp(&(b.severity, &b.subject)));
+    out
+}
+
+fn appliance_findings(sc: &Scenario, subnet: SubnetRef, rt: usize, out: &mut Vec<Finding>) {
+    let table = &sc.route_tables[rt];
+    let mut vnets = vec![subnet.0];
+    vnets.extend(sc.connected_peerings(subnet.0).into_iter().filter_map(|(r, _, _)| r));
+    for route in &table.routes {
+        let subject = format!("route table {} route {}", table.name, route.name);
+        if let (NextHopType::VirtualAppliance, Some(ip)) = (route.next_hop, route.next_hop_ip) {
+            let inside = vnets.iter().any(|&v| sc.vnets[v].subnets.iter().any(|s| s.prefixes.iter().any(|p| p.contains(&ip))));
+            if !inside {
+                out.push(f(
+                    Severity::Error,
+                    "appliance-outside-subnets",
+                    subject.clone(),
+                    format!("next hop {ip} is not in any subnet of {} or its connected peerings: traffic on this route is dropped", sc.vnets[subnet.0].name),
+                ));
+            }
+        }
+        if route.next_hop == NextHopType::Internet {
+            if let RoutePrefix::Net(n) = route.prefix {
+                let private = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"]
+                    .iter()
+                    .filter_map(|p| p.parse::<ipnet::Ipv4Net>().ok())
+                    .any(|p| p.contains(&n) || n.contains(&p));
+                if private {
+                    out.push(f(
+                        Severity::Warning,
+                        "internet-hop-private",
+                        subject,
+                        format!("sends private prefix {n} to next hop Internet: Azure's behaviour is undocumented; vnetlab drops it (blocked_by platform)"),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Rules that a single higher-priority rule covers entirely can never match.
+fn nsg_findings(sc: &Scenario, tags: &ServiceTags, out: &mut Vec<Finding>) {
+    for (ni, nsg) in sc.nsgs.iter().enumerate() {
+        // Tags are expanded as seen from the first subnet the NSG is attached to.
+        let Some(subnet) = (0..sc.vnets.len()).flat_map(|v| (0..sc.vnets[v].subnets.len()).map(move |s| (v, s))).find(|&r| sc.subnet(r).nsg == Some(ni)) else {
+            continue;
+        };
+        let ctx = TagContext::for_subnet(sc, subnet, tags, "westeurope");
+        for dir in [Direction::Outbound, Direction::Inbound] {
+            let eff = match EffectiveNsg::compile(nsg, dir, &ctx) {
+                Ok(e) => e,
+                Err(e) => {
+                    out.push(f(Severity::Error, "nsg-unloadable", format!("nsg {}", nsg.name), e.message));
+                    continue;
+                }
+            };
+            for (i, r) in eff.rules.iter().enumerate() {
+                if r.default {
+                    continue;
+                }
+                let subject = format!("nsg {} rule {} ({dir:?}, priority {})", nsg.name, r.name, r.priority);
+                if r.uses_asgs {
+                    out.push(f(
+                        Severity::Warning,
+                        "asg-rule",
+                        subject,
+                        "names application security groups: it never matches App Service instances (they have no NIC)".into(),
+                    ));
+                    continue;
+                }
+                let m = &r.matcher;
+                let cover = eff.rules[..i].iter().find(|h| {
+                    let hm = &h.matcher;
+                    (hm.protocols.0 & m.protocols.0) == m.protocols.0
+                        && hm.src.covers(&m.src)
+                        && hm.dst.covers(&m.dst)
+                        && hm.src_ports.covers(&m.src_ports)
+                        && hm.dst_ports.covers(&m.dst_ports)
+                });
+                if let Some(h) = cover {
+                    out.push(f(
+                        Severity::Warning,
+                        "shadowed-rule",
+                        subject,
+                        format!("can never match: '{}' (priority {}, {:?}) matches everything it matches", h.name, h.priority, h.access),
+                    ));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! The thin I/O shell around the datapath: TUN devices in, TUN devices out.
+//!
+//! One device for the app and one per world, handed over as owned file
+//! descriptors (the testbed creates them inside namespaces: raw IPv4, no
+//! packet-info header). A single-threaded tokio loop waits for readiness on
+//! every device, reads a batch (up to `BATCH` packets per device per wakeup,
+//! so no device starves the others), calls `Datapath::from_app` /
+//! `from_world` and writes the result to the target device at once. `tick`
+//! runs every second, and the flow-log records it and the packets produced
+//! go to a writer thread (JSON lines), so file I/O never blocks the packet
+//! loop. The shutdown future ends the loop; the counters are returned.
+//!
+//! With offloads (`Devices::vnet_hdr`) every packet read or written starts
+//! with a virtio-net header: the engine hands its checksum and segmentation
+//! facts to the datapath (`Offload`) and writes the same header back out, so
+//! a 64 KiB TCP segment crosses the engine in one read and one write and is
+//! cut into MTU-sized packets by nobody (the receiving stack takes it whole).
+//!
+//! Per packet nothing is allocated: one receive buffer and one reply buffer
+//! are reused. The clock is read here, once per batch, and passed in as a
+//! `Timestamp`.
+
+use std::future::{poll_fn, Future};
+use std::io::{self, BufWriter, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+use std::sync::mpsc;
+use std::task::Poll;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::io::unix::AsyncFd;
+
+use vnetlab_core::datapath::flowlog::{FlowRecord, WallClock};
+use vnetlab_core::datapath::packet::Offload;
+use vnetlab_core::datapath::{Counters, Datapath, PolicyView, Verdict};
+use vnetlab_core::decision::World;
+use vnetlab_core::time::Timestamp;
+use vnetlab_testbed::VNET_HDR_LEN;
+
+/// Packets read from one device per wakeup before the others get a turn.
+pub const BATCH: usize = 64;
+/// Receive buffer: one packet of at most 64 KiB (a TSO segment with
+/// offloads) after its virtio-net header.
+const RX_BUF: usize = VNET_HDR_LEN + 65_536;
+
+/// The TUN devices the engine drives (raw IPv4, IFF_NO_PI).
+pub struct Devices {
+    pub app: OwnedFd,
+    pub worlds: Vec<(World, OwnedFd)>,
+    /// Every device carries virtio-net headers (`TunOptions::vnet_hdr`).
+    pub vnet_hdr: bool,
+}
+
+/// The virtio-net header's facts the datapath needs (flags byte 0: bit 0
+/// NEEDS_CSUM; byte 1 gso_type, 0 for none; bytes 4-5 gso_size, in the
+/// host's byte order as TUN devices write it).
+fn offload_of(hdr: &[u8]) -> Offload {
+    let gso = hdr[1] & 0x7f != 0;
+    Offload { csum_partial: hdr[0] & 0x01 != 0, gso_size: if gso { u16::from_ne_bytes([hdr[4], hdr[5]]) } else { 0 } }
+}
+
+/// Appends flow-log records as JSON lines to a file from its own thread.
+pub struct FlowLogWriter {
+    tx: mpsc::Sender<(WallClock, Vec<FlowRecord>)>,
+    thread: JoinHandle<io::Result<()>>,
+}
+
+impl FlowLogWriter {
+    /// Creates (or appends to) the file at `path`.
+    pub fn create(path: &Path) -> io::Result<FlowLogWriter> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("flow log {}: {e}", path.display())))?;
+        let (tx, rx) = mpsc::channel::<(WallClock, Vec<FlowRecord>)>();
+        let thread = std::thread::Builder::new().name("vnetlab-flowlog".into()).spawn(move || {
+            let mut out = BufWriter::new(file);
+            for (wall, batch) in rx {
+                for r in &batch {
+                    out.write_all(r.to_json_line(wall).as_bytes())?;
+                }
+                out.flush()?;
+            }
+            out.flush()
+        })?;
+        Ok(FlowLogWriter { tx, thread })
+    }
+
+    fn send(&self, wall: WallClock, batch: Vec<FlowRecord>) {
+        if !batch.is_empty() {
+            // A send fails only if the thread died; its error surfaces in `finish`.
+            let _ = self.tx.send((wall, batch));
+        }
+    }
+
+    /// Flushes everything sent so far and closes the file.
+    pub fn finish(self) -> io::Result<()> {
+        drop(self.tx);
+        self.thread.join().map_err(|_| io::Error::other("flow log writer panicked"))?
+    }
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor we own, with integer arguments only.
+    let flags = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+fn read_fd(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for `buf.len()` writable bytes.
+    let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+fn write_fd(fd: &OwnedFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for `buf.len()` readable bytes.
+    let n = unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// A device slot: index 0 is the app, then the worlds.
+struct Dev {
+    fd: AsyncFd<OwnedFd>,
+    world: Option<World>,
+}
+
+/// Runs the datapath over `devices` until `shutdown` completes; returns the counters.
+pub async fn run<P: PolicyView>(
+    mut datapath: Datapath<P>,
+    devices: Devices,
+    log: Option<FlowLogWriter>,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<Counters> {
+    // Packets start after the header room; replies get an all-zero header
+    // (a plain packet, checksums complete).
+    let h = if devices.vnet_hdr { VNET_HDR_LEN } else { 0 };
+    let mut devs = Vec::with_capacity(1 + devices.worlds.len());
+    for (world, fd) in std::iter::once((None, devices.app)).chain(devices.worlds.into_iter().map(|(w, fd)| (Some(w), fd))) {
+        set_nonblocking(&fd)?;
+        // SAFETY: the OwnedFd is moved into the AsyncFd, which keeps it open
+        // (and its number unchanged) for its whole lifetime.
+        let fd = unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }?;
+        devs.push(Dev { fd, world });
+    }
+    // world -> device index, for delivery.
+    let mut target = [usize::MAX; World::FORWARDED.len()];
+    for (i, d) in devs.iter().enumerate() {
+        if let Some(w) = d.world {
+            target[w as usize] = i;
+        }
+    }
+
+    let origin = Instant::now();
+    let unix_now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let wall = WallClock { unix_nanos_at_origin: unix_now.as_nanos() as u64 };
+    let now = || Timestamp(origin.elapsed().as_nanos() as u64);
+
+    let mut rx = vec![0u8; RX_BUF];
+    let mut reply = vec![0u8; VNET_HDR_LEN + 2048];
+    let mut records = Vec::new();
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+
+    loop {
+        let ready = tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            _ = ticker.tick() => {
+                datapath.tick(now());
+                datapath.drain_log(&mut records);
+                if let Some(w) = &log {
+                    w.send(wall, std::mem::take(&mut records));
+                } else {
+                    records.clear();
+                }
+                continue;
+            }
+            i = poll_fn(|cx| {
+                for (i, d) in devs.iter().enumerate() {
+                    if d.fd.poll_read_ready(cx).is_ready() {
+                        return Poll::Ready(i);
+                    }
+                }
+                Poll::Pending
+            }) => i,
+        };
+
+        let t = now();
+        let mut guard = devs[ready].fd.readable().await?;
+        for _ in 0..BATCH {
+            let n = match guard.try_io(|fd| read_fd(fd.get_ref(), &mut rx)) {
+                Ok(Ok(n)) => n,
+                Ok(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Ok(Err(e)) => return Err(e),
+                Err(_would_block) => break,
+            };
+            // A read shorter than the header leaves an empty packet, which
+            // the datapath counts as malformed.
+            let (hdr, pkt) = rx[..n].split_at_mut(h.min(n));
+            let off = if h > 0 && hdr.len() == h { offload_of(hdr) } else { Offload::default() };
+            let verdict = match devs[ready].world {
+                None => datapath.from_app(pkt, off, t, &mut reply[h..]),
+                Some(w) => datapath.from_world(w, pkt, off, t, &mut reply[h..]),
+            };
+            // Forwarded packets keep their header: the rewrite changed no
+            // length or offset in it.
+            let (dst, bytes): (usize, &[u8]) = match verdict {
+                Verdict::ToWorld(w) => (target[w as usize], &rx[..n]),
+                Verdict::ToApp => (0, &rx[..n]),
+                Verdict::ReplyToApp { len } => (0, &reply[..h + len]),
+                Verdict::Drop(_) => continue,
+            };
+            match devs.get(dst) {
+                // A full device queue or a vanished device loses the packet,
+                // as a congested link would; TCP recovers.
+                Some(d) => {
+                    if write_fd(d.fd.get_ref(), bytes).is_err() {
+                        datapath.count_write_error();
+                    }
+                }
+                None => datapath.count_write_error(),
+            }
+        }
+    }
+
+    datapath.end_all(now());
+    datapath.drain_log(&mut records);
+    if let Some(w) = log {
+        w.send(wall, records);
+        w.finish()?;
+    }
+    Ok(datapath.counters().clone())
+}
+
+/// The engine running on its own thread (a current-thread tokio runtime).
+pub struct EngineHandle {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<io::Result<Counters>>>,
+}
+
+/// Starts `run` on a new thread; stop it with `EngineHandle::stop`.
+pub fn spawn<P: PolicyView + Send + 'static>(datapath: Datapath<P>, devices: Devices, log: Option<FlowLogWriter>) -> io::Result<EngineHandle> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new().name("vnetlab-engine".into()).spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        rt.block_on(run(datapath, devices, log, async move {
+            // A dropped handle stops the engine too.
+            let _ = rx.await;
+        }))
+    })?;
+    Ok(EngineHandle { stop: Some(tx), thread: Some(thread) })
+}
+
+impl EngineHandle {
+    /// Stops the loop and returns the counters.
+    pub fn stop(mut self) -> io::Result<Counters> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> io::Result<Counters> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        match self.thread.take() {
+            Some(t) => t.join().map_err(|_| io::Error::other("engine thread panicked"))?,
+            None => Err(io::Error::other("engine already stopped")),
+        }
+    }
+}
+
+impl Drop for EngineHandle {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            let _ = self.shutdown();
+        }
+    }
+}

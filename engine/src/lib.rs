@@ -1,0 +1,11 @@
+//! vnetlab-engine: the I/O shell around `vnetlab-core`. It owns the TUN
+//! devices, the async runtime, the testbed namespaces and the clock, and
+//! feeds the core's `Datapath` packets and timestamps.
+//!
+//! - [`engine`]: one thread, one tokio loop over the TUN descriptors.
+//! - [`live`]: the live conformance runner (real packets through a testbed).
+//! - [`up`]: `vnetlab up` / `vnetlab down`.
+
+pub mod engine;
+pub mod live;
+pub mod up;

@@ -1,0 +1,425 @@
+//! The live runner (`vnetlab conformance --live`): real packets from the
+//! app's namespace through the engine into world namespaces, compared with
+//! what the policy decides for the same flows.
+//!
+//! For one case: the static answers (decision, resolution) are computed
+//! first, because the engine's datapath takes ownership of the policy; then
+//! a testbed is built (app + the four worlds), the engine started on its TUN
+//! devices, responders started in every world on the ports the checks use,
+//! and each check probed from the app's namespace from source port 49152.
+//!
+//! What a probe observes: `allowed` (an answer came back), the `world` it
+//! arrived in and the `source_seen` there (from the responder's answer line;
+//! for ICMP from the responder's echo-request log). The world a decision
+//! implies is `decision.world` (the platform excepted):
+//!
+//! | next hop (Decision)                         | egress     | world    |
+//! | ------------------------------------------- | ---------- | -------- |
+//! | VnetLocal, VNetPeering, InterfaceEndpoint   | Vnet       | `vnet`   |
+//! | VirtualNetworkGateway                       | OnPremises | `onprem` |
+//! | VirtualAppliance                            | Appliance  | `nva`    |
+//! | Internet, VirtualNetworkServiceEndpoint, path `direct` | Internet | `inet` |
+//! | platform addresses (168.63.129.16, IMDS)    | Platform   | none: answered by the engine |
+//!
+//! Service endpoint traffic stays on Microsoft's backbone in reality but is
+//! bound for a public service address, so it is delivered to `inet` with the
+//! private source (Decision::source). The live result must equal the static
+//! one: same `allowed`, and when allowed the same world and source address
+//! (the source port may be translated). Disagreements are listed in
+//! `LiveOutcome::disagreements`; comparing with the case's `expect` is the
+//! conformance runner's job.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use vnetlab_testbed::dnsq::DnsAnswer;
+use vnetlab_testbed::probe::{self, ProbeOptions, ProbeReply};
+use vnetlab_testbed::{Responder, ResponderSpec, Seen, SeenLog, SeenProto, Testbed, TopologySpec, AZURE_DNS};
+
+use vnetlab_core::datapath::Counters;
+use vnetlab_core::decision::{BlockedBy, Decision, Resolution, World};
+use vnetlab_core::flow::Proto;
+use vnetlab_core::policy::Policy;
+
+/// Where a flow goes: an address, or a name resolved the app's way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveDest {
+    Addr(Ipv4Addr),
+    Name(String),
+}
+
+/// One check of a case, as the live runner needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiveCheck {
+    /// `tcp`/`udp` with a port, or `icmp` (echo, port ignored).
+    Flow { proto: Proto, dest: LiveDest, port: u16 },
+    /// A name resolved through the app's resolver (168.63.129.16).
+    Resolve { name: String },
+}
+
+/// What really happened to one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveOutcome {
+    /// An answer came back (for a resolve check: the resolver answered).
+    pub allowed: bool,
+    /// The world the flow arrived in (`vnet`, `onprem`, `nva`, `inet`); None
+    /// when it arrived nowhere or was answered by the engine (platform).
+    pub world: Option<String>,
+    /// The source address and port the responder saw.
+    pub source_seen: Option<SocketAddrV4>,
+    /// Addresses the app's resolver returned, for name destinations and
+    /// resolve checks (`[]` for NXDOMAIN).
+    pub resolved: Option<Vec<Ipv4Addr>>,
+    /// The address the flow was sent to.
+    pub dest: Option<Ipv4Addr>,
+    /// How the probe ended, for messages: `answered`, `rejected: ...`, `silent`, `nxdomain`, ...
+    pub reply: String,
+    /// What the policy decided for the same flow (None for resolve checks
+    /// and for names that do not resolve).
+    pub static_decision: Option<Decision>,
+    /// Where live and static disagree, one sentence each; empty when they agree.
+    pub disagreements: Vec<String>,
+}
+
+/// Why a live run could not run at all (a failing check is an outcome, not an error).
+#[derive(Debug)]
+pub enum LiveError {
+    /// Namespaces and TUN devices need root.
+    NotRoot,
+    /// The testbed could not be built or cleaned.
+    Testbed(io::Error),
+    /// The engine could not be started or failed.
+    Engine(String),
+}
+
+impl fmt::Display for LiveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LiveError::NotRoot => write!(f, "live runs need root (network namespaces and TUN devices)"),
+            LiveError::Testbed(e) => write!(f, "testbed: {e}"),
+            LiveError::Engine(e) => write!(f, "engine: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for LiveError {}
+
+/// Knobs of a live run.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    /// Datapath reject mode: denied flows get a TCP reset / ICMP unreachable,
+    /// so they fail at once instead of after `probe.timeout`.
+    pub reject: bool,
+    pub probe: ProbeOptions,
+    pub mtu: u16,
+    /// TUN offloads (checksum, TSO) between the namespaces and the engine.
+    pub offload: bool,
+}
+
+impl Default for LiveOptions {
+    fn default() -> Self {
+        LiveOptions { reject: true, probe: ProbeOptions::default(), mtu: 1500, offload: true }
+    }
+}
+
+/// How the engine is to run.
+#[derive(Debug, Clone, Default)]
+pub struct EngineConfig {
+    /// Answer denied flows with TCP reset / ICMP unreachable instead of dropping silently.
+    pub reject: bool,
+    /// Write flow-log records (JSON lines) to this file.
+    pub flow_log: Option<std::path::PathBuf>,
+}
+
+/// The TUN descriptors handed to the engine: the app's, and one per world
+/// (by world name, as `World::name()` spells it).
+#[derive(Debug)]
+pub struct LiveTuns {
+    pub app: OwnedFd,
+    pub worlds: Vec<(String, OwnedFd)>,
+    /// The devices carry virtio-net headers (`TopologySpec::offload`).
+    pub offload: bool,
+}
+
+/// A running packet mover (the engine, or a stand-in in tests).
+pub trait Forwarder {
+    /// Stops it (bounded); returns its counters if it keeps any, or the failure it had.
+    fn stop(self: Box<Self>) -> Result<Option<Counters>, String>;
+}
+
+/// Runs `checks` live with the engine (reject mode on).
+pub fn run_live_checks(policy: Policy, checks: &[LiveCheck]) -> Result<Vec<LiveOutcome>, LiveError> {
+    run_live_checks_with(policy, checks, &LiveOptions::default(), start_engine)
+}
+
+/// Starts vnetlab's engine on the testbed's devices.
+pub fn start_engine(policy: Policy, tuns: LiveTuns, config: &EngineConfig) -> io::Result<Box<dyn Forwarder>> {
+    use vnetlab_core::datapath::{Datapath, DatapathOptions};
+    use vnetlab_core::decision::World;
+    let mut worlds = Vec::new();
+    for (name, fd) in tuns.worlds {
+        let w = World::FORWARDED
+            .iter()
+            .copied()
+            .find(|w| w.name() == name)
+            .ok_or_else(|| io::Error::other(format!("testbed world '{name}' is not one of the engine's worlds")))?;
+        worlds.push((w, fd));
+    }
+    let datapath = Datapath::new(policy, DatapathOptions { reject: config.reject, ..Default::default() });
+    let log = config.flow_log.as_deref().map(crate::engine::FlowLogWriter::create).transpose()?;
+    let handle = crate::engine::spawn(datapath, crate::engine::Devices { app: tuns.app, worlds, vnet_hdr: tuns.offload }, log)?;
+    Ok(Box::new(EngineForwarder(handle)))
+}
+
+/// The real engine as the live runner's packet mover.
+struct EngineForwarder(crate::engine::EngineHandle);
+
+impl Forwarder for EngineForwarder {
+    fn stop(self: Box<Self>) -> Result<Option<Counters>, String> {
+        self.0.stop().map(Some).map_err(|e| e.to_string())
+    }
+}
+
+/// Static answers for one check, computed before the policy goes to the engine.
+struct Planned {
+    dest: Option<Ipv4Addr>,
+    resolution: Option<Vec<Ipv4Addr>>,
+    decision: Option<Decision>,
+}
+
+fn plan(policy: &Policy, check: &LiveCheck) -> Planned {
+    let (proto, dest, port) = match check {
+        LiveCheck::Resolve { name } => return Planned { dest: None, resolution: Some(static_addrs(policy, name)), decision: None },
+        LiveCheck::Flow { proto, dest, port } => (*proto, dest, *port),
+    };
+    let (addr, resolution) = match dest {
+        LiveDest::Addr(a) => (Some(*a), None),
+        LiveDest::Name(n) => {
+            let addrs = static_addrs(policy, n);
+            (addrs.first().copied(), Some(addrs))
+        }
+    };
+    let decision = addr.map(|a| policy.decide(&policy.flow(proto, a, port)));
+    Planned { dest: addr, resolution, decision }
+}
+
+fn static_addrs(policy: &Policy, name: &str) -> Vec<Ipv4Addr> {
+    match policy.resolve(name) {
+        Resolution::Addresses { addrs, .. } => addrs,
+        Resolution::NxDomain { .. } => Vec::new(),
+    }
+}
+
+/// `run_live_checks` with explicit options and packet mover.
+pub fn run_live_checks_with<F>(policy: Policy, checks: &[LiveCheck], opts: &LiveOptions, start: F) -> Result<Vec<LiveOutcome>, LiveError>
+where
+    F: FnOnce(Policy, LiveTuns, &EngineConfig) -> io::Result<Box<dyn Forwarder>>,
+{
+    if !vnetlab_testbed::is_root() {
+        return Err(LiveError::NotRoot);
+    }
+    // A previous run killed by Ctrl-C or a crash left its namespaces: remove them first.
+    vnetlab_testbed::cleanup_stale().map_err(LiveError::Testbed)?;
+    let planned: Vec<Planned> = checks.iter().map(|c| plan(&policy, c)).collect();
+
+    let mut spec = TopologySpec::standard(policy.instance_ip());
+    spec.mtu = opts.mtu;
+    spec.offload = opts.offload;
+    let mut bed = Testbed::create(&spec).map_err(LiveError::Testbed)?;
+    let log = Arc::new(SeenLog::default());
+    let responders = start_responders(&bed, checks, &log).map_err(LiveError::Testbed)?;
+    let tuns = take_tuns(&mut bed)?;
+    let config = EngineConfig { reject: opts.reject, flow_log: None };
+    let forwarder = start(policy, tuns, &config).map_err(|e| LiveError::Engine(e.to_string()))?;
+
+    let outcomes: Vec<LiveOutcome> = checks.iter().zip(planned).map(|(check, planned)| probe_check(&bed, check, planned, &log, opts)).collect();
+
+    let stopped = forwarder.stop();
+    drop(responders);
+    drop(bed);
+    stopped.map_err(LiveError::Engine)?;
+    Ok(outcomes)
+}
+
+/// Hands the testbed's TUN descriptors over, in engine order.
+pub fn take_tuns(bed: &mut Testbed) -> Result<LiveTuns, LiveError> {
+    let missing = |what: &str| LiveError::Testbed(io::Error::other(format!("testbed has no TUN for {what}")));
+    let app = bed.take_app_tun().ok_or_else(|| missing("the app"))?;
+    let mut worlds = Vec::new();
+    for w in World::FORWARDED.map(World::name) {
+        worlds.push((w.to_string(), bed.take_world_tun(w).ok_or_else(|| missing(w))?));
+    }
+    Ok(LiveTuns { app, worlds, offload: bed.offload })
+}
+
+/// One responder per world, listening on every port any check uses.
+fn start_responders(bed: &Testbed, checks: &[LiveCheck], log: &Arc<SeenLog>) -> io::Result<Vec<Responder>> {
+    let mut tcp = BTreeSet::new();
+    let mut udp = BTreeSet::new();
+    for check in checks {
+        match check {
+            LiveCheck::Flow { proto: Proto::Tcp, port, .. } => tcp.insert(*port),
+            LiveCheck::Flow { proto: Proto::Udp, port, .. } => udp.insert(*port),
+            _ => false,
+        };
+    }
+    start_world_responders(bed, &tcp, &udp, log)
+}
+
+/// One responder in every world of `bed` on these ports (plus ICMP observation).
+pub fn start_world_responders(bed: &Testbed, tcp: &BTreeSet<u16>, udp: &BTreeSet<u16>, log: &Arc<SeenLog>) -> io::Result<Vec<Responder>> {
+    bed.worlds
+        .iter()
+        .map(|w| {
+            let spec = ResponderSpec {
+                world: w.name.clone(),
+                netns: w.netns.clone(),
+                tcp: tcp.iter().copied().collect(),
+                udp: udp.iter().copied().collect(),
+                icmp: true,
+            };
+            Responder::start(&spec, log.clone())
+        })
+        .collect()
+}
+
+fn probe_check(bed: &Testbed, check: &LiveCheck, planned: Planned, log: &SeenLog, opts: &LiveOptions) -> LiveOutcome {
+    let mut out = LiveOutcome {
+        allowed: false,
+        world: None,
+        source_seen: None,
+        resolved: None,
+        dest: None,
+        reply: String::new(),
+        static_decision: planned.decision,
+        disagreements: Vec::new(),
+    };
+    let app = bed.app_netns.as_str();
+    let (proto, dest, port) = match check {
+        LiveCheck::Resolve { name } => {
+            let answer = resolve_live(app, name, opts, &mut out);
+            out.allowed = answer.is_some();
+            compare_resolution(planned.resolution.as_deref(), &mut out);
+            return out;
+        }
+        LiveCheck::Flow { proto, dest, port } => (*proto, dest, *port),
+    };
+    let addr = match dest {
+        LiveDest::Addr(a) => *a,
+        LiveDest::Name(name) => {
+            let live = resolve_live(app, name, opts, &mut out);
+            compare_resolution(planned.resolution.as_deref(), &mut out);
+            match live.and_then(|addrs| addrs.first().copied()) {
+                Some(a) => a,
+                None => {
+                    // Nothing to send to: blocked by DNS, as the static runner says.
+                    if let (Some(d), Some(a)) = (planned.decision, planned.dest) {
+                        if d.allowed {
+                            out.disagreements.push(format!("static allows the flow to {a} but the live resolver gave no address"));
+                        }
+                    }
+                    return out;
+                }
+            }
+        }
+    };
+    out.dest = Some(addr);
+    let mark = log.mark();
+    let reply = match proto {
+        Proto::Tcp => probe::tcp_probe(app, SocketAddrV4::new(addr, port), &opts.probe),
+        Proto::Udp => probe::udp_probe(app, SocketAddrV4::new(addr, port), &opts.probe),
+        Proto::Icmp => probe::icmp_probe(app, addr, &opts.probe),
+        Proto::Other(n) => Err(io::Error::new(io::ErrorKind::Unsupported, format!("IP protocol {n} cannot be probed"))),
+    };
+    match reply {
+        Ok(ProbeReply::Answer { text, .. }) => {
+            out.allowed = true;
+            out.reply = "answered".into();
+            let seen = match proto {
+                Proto::Icmp => log.wait_since(mark, opts.probe.timeout, |s| s.proto == SeenProto::Icmp && *s.dst.ip() == addr),
+                _ => Seen::parse_line(&text),
+            };
+            if let Some(seen) = seen {
+                out.world = Some(seen.world);
+                out.source_seen = Some(seen.src);
+            }
+        }
+        Ok(ProbeReply::Rejected(why)) => out.reply = format!("rejected: {why}"),
+        Ok(ProbeReply::Silent) => out.reply = "silent".into(),
+        Err(e) => out.reply = format!("probe failed: {e}"),
+    }
+    if let Some(d) = planned.decision {
+        out.disagreements.extend(compare_with_static(&d, &out));
+    }
+    out
+}
+
+/// Resolves through the app's resolver; records the outcome. None when the
+/// name did not resolve (NXDOMAIN, error or no answer).
+fn resolve_live(app: &str, name: &str, opts: &LiveOptions, out: &mut LiveOutcome) -> Option<Vec<Ipv4Addr>> {
+    match probe::dns_query(app, SocketAddrV4::new(AZURE_DNS, 53), name, &opts.probe) {
+        Ok(Some(DnsAnswer::Addresses(addrs))) => {
+            out.resolved = Some(addrs.clone());
+            out.reply = "resolved".into();
+            (!addrs.is_empty()).then_some(addrs)
+        }
+        Ok(Some(DnsAnswer::NxDomain)) => {
+            out.resolved = Some(Vec::new());
+            out.reply = "nxdomain".into();
+            None
+        }
+        Ok(Some(DnsAnswer::Error(rcode))) => {
+            out.reply = format!("resolver error rcode {rcode}");
+            None
+        }
+        Ok(None) => {
+            out.reply = "resolver did not answer".into();
+            None
+        }
+        Err(e) => {
+            out.reply = format!("resolver probe failed: {e}");
+            None
+        }
+    }
+}
+
+fn compare_resolution(expected: Option<&[Ipv4Addr]>, out: &mut LiveOutcome) {
+    let Some(expected) = expected else { return };
+    let live: BTreeSet<Ipv4Addr> = out.resolved.iter().flatten().copied().collect();
+    let stat: BTreeSet<Ipv4Addr> = expected.iter().copied().collect();
+    if out.resolved.is_none() || live != stat {
+        out.disagreements.push(format!("static resolution {stat:?}, live {:?} ({})", out.resolved, out.reply));
+    }
+}
+
+/// Where a probed flow's outcome differs from the decision.
+pub fn compare_with_static(decision: &Decision, out: &LiveOutcome) -> Vec<String> {
+    let mut diffs = Vec::new();
+    if decision.allowed != out.allowed {
+        let why = match decision.blocked_by {
+            Some(b) => format!(" (static: blocked by {})", BlockedBy::as_str(b)),
+            None => String::new(),
+        };
+        diffs.push(format!("static allowed={}, live allowed={} ({}){why}", decision.allowed, out.allowed, out.reply));
+        return diffs;
+    }
+    if !decision.allowed {
+        return diffs;
+    }
+    // The platform is answered by the engine itself: no world sees it.
+    let world = (decision.world != World::Platform).then(|| decision.world.name());
+    if world != out.world.as_deref() {
+        diffs.push(format!("static world {:?}, live world {:?}", world, out.world));
+    }
+    if world.is_some() {
+        match out.source_seen {
+            Some(s) if *s.ip() == decision.source => {}
+            other => diffs.push(format!("static source {}, live source {:?}", decision.source, other)),
+        }
+    }
+    diffs
+}
