@@ -12,6 +12,7 @@
 pub mod cleanup;
 pub mod dnsq;
 pub mod netns;
+pub mod os;
 pub mod probe;
 pub mod responder;
 pub mod seen;
@@ -20,21 +21,9 @@ pub mod world;
 
 pub use cleanup::{cleanup_stale, remove_all, CleanupReport};
 pub use netns::run_in_netns;
+pub use os::is_root;
 pub use probe::{ProbeOptions, ProbeReply, PROBE_SOURCE_PORT};
 pub use responder::{Responder, ResponderSpec};
 pub use seen::{Seen, SeenLog, SeenProto};
 pub use tun::{create_tun_in, create_tun_in_with, TunOptions, VNET_HDR_LEN};
 pub use world::{Testbed, TopologySpec, WorldNs, AZURE_DNS};
-
-/// The error of the system call that just failed, with what we were doing
-/// (`errno` alone never says which device or namespace).
-pub(crate) fn last_os_error(context: impl std::fmt::Display) -> std::io::Error {
-    let e = std::io::Error::last_os_error();
-    std::io::Error::new(e.kind(), format!("{context}: {e}"))
-}
-
-/// Whether this process can build testbeds (root: namespaces, TUN devices).
-pub fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}

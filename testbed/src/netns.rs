@@ -95,7 +95,7 @@ pub fn run_in_netns<T: Send>(ns: &str, f: impl FnOnce() -> T + Send) -> io::Resu
             // descriptor is valid for the duration of the call.
             let rc = unsafe { libc::setns(handle.as_raw_fd(), libc::CLONE_NEWNET) };
             if rc != 0 {
-                return Err(crate::last_os_error(format_args!("entering namespace {ns}")));
+                return Err(crate::os::last_os_error(format_args!("entering namespace {ns}")));
             }
             Ok(f())
         });

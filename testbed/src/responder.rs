@@ -110,7 +110,7 @@ fn open_sockets(spec: &ResponderSpec) -> io::Result<Sockets> {
         // SAFETY: socket(2) with constant arguments; the result is checked below.
         let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, libc::IPPROTO_ICMP) };
         if raw < 0 {
-            return Err(crate::last_os_error(format_args!("raw ICMP socket in {}", spec.netns)));
+            return Err(crate::os::last_os_error(format_args!("raw ICMP socket in {}", spec.netns)));
         }
         // SAFETY: `raw` is a fresh descriptor owned by nobody else.
         s.icmp = Some(unsafe { OwnedFd::from_raw_fd(raw) });

@@ -56,7 +56,7 @@ fn open_tun(name: &str, opts: TunOptions) -> io::Result<OwnedFd> {
     // SAFETY: plain open(2) of a device node with a NUL-terminated literal.
     let raw = unsafe { libc::open(c"/dev/net/tun".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
     if raw < 0 {
-        return Err(crate::last_os_error("opening /dev/net/tun"));
+        return Err(crate::os::last_os_error("opening /dev/net/tun"));
     }
     // SAFETY: `raw` was just returned by open(2) and is owned by nobody else.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
@@ -76,14 +76,14 @@ fn open_tun(name: &str, opts: TunOptions) -> io::Result<OwnedFd> {
     // SAFETY: TUNSETIFF reads and writes one ifreq that lives on our stack.
     let rc = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&fd), libc::TUNSETIFF, &mut req) };
     if rc < 0 {
-        return Err(crate::last_os_error(format_args!("creating TUN device {name}")));
+        return Err(crate::os::last_os_error(format_args!("creating TUN device {name}")));
     }
     if opts.vnet_hdr {
         let offloads = libc::TUN_F_CSUM | libc::TUN_F_TSO4;
         // SAFETY: TUNSETOFFLOAD takes its integer argument by value.
         let rc = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&fd), libc::TUNSETOFFLOAD, offloads as libc::c_ulong) };
         if rc < 0 {
-            return Err(crate::last_os_error(format_args!("enabling offloads on TUN device {name}")));
+            return Err(crate::os::last_os_error(format_args!("enabling offloads on TUN device {name}")));
         }
     }
     Ok(fd)
