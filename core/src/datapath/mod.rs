@@ -274,7 +274,7 @@ pub struct Datapath<P: PolicyView = Policy> {
 
 impl<P: PolicyView> Datapath<P> {
     pub fn new(policy: P, opts: DatapathOptions) -> Datapath<P> {
-        let nat_gateway = policy.nat_gateway().map(|n| SnatPool::nat_gateway(&n.public_ips, opts.seed));
+        let nat_gateway = policy.nat_gateway().map(|n| SnatPool::nat_gateway(n.snat_order(), opts.seed));
         // idleTimeoutInMinutes is 4..=120.
         let nat_tcp_idle_secs = policy.nat_gateway().map_or(TCP_IDLE_DEFAULT_SECS, |n| u64::from(n.idle_timeout_minutes.clamp(4, 120)) * 60);
         let site_outbound = policy.outbound_ips().first().map(|&ip| SnatPool::site_outbound(ip, opts.seed ^ 0x5157));
