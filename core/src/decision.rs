@@ -180,6 +180,19 @@ pub struct NatGatewayInfo {
     pub idle_timeout_minutes: u32,
 }
 
+impl NatGatewayInfo {
+    /// Azure's limit on a NAT gateway's public addresses.
+    pub const MAX_PUBLIC_IPS: usize = 16;
+
+    /// The public addresses in the order source NAT uses them: a new flow
+    /// takes a port on the first address that has one free for its
+    /// destination. So the first is every first flow's source, and what
+    /// `Decision.source` reports.
+    pub fn snat_order(&self) -> &[Ipv4Addr] {
+        &self.public_ips[..self.public_ips.len().min(Self::MAX_PUBLIC_IPS)]
+    }
+}
+
 /// What the app's resolver gets for a name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resolution {

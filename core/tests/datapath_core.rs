@@ -3,9 +3,12 @@
 //! timeouts, FIN/RST, deny vs reject, DNS, ICMP errors, SNAT exhaustion,
 //! malformed input.
 
+mod common;
+
 use std::net::Ipv4Addr;
 
-use etherparse::{Icmpv4Header, Ipv4Header, PacketBuilder, TcpHeader, UdpHeader};
+use common::checked;
+use etherparse::{Ipv4Header, PacketBuilder, TcpHeader, UdpHeader};
 use proptest::prelude::*;
 use vnetlab_core::datapath::flowlog::{FlowRecord, RecordState};
 use vnetlab_core::datapath::packet::{self, Offload};
@@ -117,30 +120,6 @@ fn udp(src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, payload: &[u8]) -> Vec<u8> 
     let mut v = Vec::new();
     PacketBuilder::ipv4(src, dst, 64).udp(sp, dp).write(&mut v, payload).unwrap();
     v
-}
-
-/// Parses with etherparse and checks IP and transport checksums; returns
-/// (src, dst, transport bytes).
-fn checked(b: &[u8]) -> (Ipv4Header, Vec<u8>) {
-    let (ip, rest) = Ipv4Header::from_slice(b).unwrap();
-    assert_eq!(ip.header_checksum, ip.calc_header_checksum(), "IP checksum");
-    let rest = &rest[..usize::from(ip.total_len) - ip.header_len()];
-    match ip.protocol.0 {
-        6 => {
-            let (t, payload) = TcpHeader::from_slice(rest).unwrap();
-            assert_eq!(t.checksum, t.calc_checksum_ipv4(&ip, payload).unwrap(), "TCP checksum");
-        }
-        17 => {
-            let (u, payload) = UdpHeader::from_slice(rest).unwrap();
-            assert_eq!(u.checksum, u.calc_checksum_ipv4(&ip, payload).unwrap(), "UDP checksum");
-        }
-        1 => {
-            let (h, payload) = Icmpv4Header::from_slice(rest).unwrap();
-            assert_eq!(h.checksum, h.icmp_type.calc_checksum(payload), "ICMP checksum");
-        }
-        _ => {}
-    }
-    (ip, rest.to_vec())
 }
 
 fn ports(b: &[u8]) -> (u16, u16) {

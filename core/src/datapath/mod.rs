@@ -13,8 +13,9 @@
 //!    unreachable (administratively prohibited); platform addresses -> DNS to
 //!    168.63.129.16:53 is answered here, the rest dropped (there is no real
 //!    wireserver); allowed -> a SNAT port per `Decision::snat` (NAT gateway:
-//!    the gateway's addresses; site outbound: the first outbound address;
-//!    private: the source port is kept), a flow entry and a begin record;
+//!    the gateway's addresses, first to last; site outbound: the first
+//!    outbound address; private: the source port is kept), a flow entry and
+//!    a begin record;
 //! 4. rewrite the source, deliver to the decision's world.
 //!
 //! From a world: the reply index finds the flow (else drop: NSGs are
@@ -27,235 +28,31 @@
 //! `tick` expires flows (releasing their ports into cooldown) and writes
 //! periodic and end records. Nothing on the per-packet path allocates.
 
+mod counters;
 pub mod dnswire;
 pub mod flowlog;
 pub mod nat;
 pub mod packet;
 pub mod table;
+mod verdict;
 
-use std::net::Ipv4Addr;
+pub use counters::Counters;
+pub use verdict::{DatapathOptions, DropCause, PolicyView, Verdict};
 
-use crate::decision::{Decision, NatGatewayInfo, Resolution, RuleIdx, SourceNat, World, AZURE_DNS};
+use crate::decision::{Decision, SourceNat, World, AZURE_DNS};
 use crate::flow::{Flow, Proto};
 use crate::policy::Policy;
 use crate::time::Timestamp;
 use dnswire::{DnsError, NameBuf};
 use flowlog::{FlowRecord, RecordState};
-use nat::{Destination, SnatPool};
-use packet::{End, Offload, Packet, PacketError, Transport, ICMP_CODE_ADMIN_PROHIBITED};
-use table::{Action, Count, Dir, FlowEntry, FlowId, FlowTable, InsertError, TCP_IDLE_DEFAULT_SECS};
+use nat::{Destination, Release, SnatPool};
+use packet::{End, Offload, Packet, Transport, ICMP_CODE_ADMIN_PROHIBITED};
+use table::{Action, Count, Dir, FlowEntry, FlowId, FlowState, FlowTable, InsertError, TCP_IDLE_DEFAULT_SECS};
 
 /// How often a living flow gets a "continue" record (NSG flow logs: 5 min).
 pub const CONTINUE_RECORD_SECS: u64 = 300;
 /// Pending flow-log records kept when nobody drains them; more are counted and lost.
 pub const MAX_PENDING_RECORDS: usize = 1 << 16;
-
-/// What the datapath needs of a compiled policy. `Policy` implements it;
-/// tests implement it with hand-built decisions.
-pub trait PolicyView {
-    fn decide(&self, flow: &Flow) -> Decision;
-    fn nat_gateway(&self) -> Option<&NatGatewayInfo>;
-    fn outbound_ips(&self) -> &[Ipv4Addr];
-    fn resolve(&self, name: &str) -> Resolution;
-    fn rule_name(&self, idx: RuleIdx) -> &str;
-}
-
-impl PolicyView for Policy {
-    fn decide(&self, flow: &Flow) -> Decision {
-        Policy::decide(self, flow)
-    }
-    fn nat_gateway(&self) -> Option<&NatGatewayInfo> {
-        Policy::nat_gateway(self)
-    }
-    fn outbound_ips(&self) -> &[Ipv4Addr] {
-        Policy::outbound_ips(self)
-    }
-    fn resolve(&self, name: &str) -> Resolution {
-        Policy::resolve(self, name)
-    }
-    fn rule_name(&self, idx: RuleIdx) -> &str {
-        Policy::rule_name(self, idx)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DatapathOptions {
-    /// Answer denied flows with TCP RST / ICMP unreachable instead of a silent drop.
-    pub reject: bool,
-    /// Flow table bound; new flows beyond it are refused.
-    pub max_flows: usize,
-    /// Seed of the SNAT port choice (deterministic runs).
-    pub seed: u64,
-}
-
-impl Default for DatapathOptions {
-    fn default() -> Self {
-        DatapathOptions { reject: false, max_flows: 1 << 20, seed: 0x0076_6e65_746c_6162 }
-    }
-}
-
-/// What to do with a packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// The packet (rewritten in place, checksums fixed) goes to this world's device.
-    ToWorld(World),
-    /// The packet (reverse-translated in place) goes back to the app's device.
-    ToApp,
-    /// A reply was written into the reply buffer (first `len` bytes): write
-    /// it to the app's device. RSTs / ICMP unreachables and DNS answers.
-    ReplyToApp { len: usize },
-    /// Dropped (counted).
-    Drop(DropCause),
-}
-
-/// Why a packet was dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DropCause {
-    /// Not a parsable IPv4 packet (truncated, bad lengths, bad quote).
-    Malformed,
-    /// An IPv4 fragment (NAT gateway carries none).
-    Fragment,
-    /// Not IPv4.
-    NotIpv4,
-    /// The policy denied the flow (route, NSG or platform rule).
-    Denied,
-    /// To 168.63.129.16 / 169.254.169.254 other than DNS: no wireserver here.
-    Platform,
-    /// A DNS query to the platform resolver that could not be parsed at all.
-    DnsMalformed,
-    /// TCP from the app that is not a SYN and matches no flow.
-    NoFlowFromApp,
-    /// From a world and matching no flow (unsolicited or expired).
-    NoFlowFromWorld,
-    /// A reply that came from another world than its flow went to.
-    WrongWorld,
-    /// The flow table is full.
-    TableFull,
-    /// No SNAT port left for the destination.
-    SnatExhausted,
-    /// The reply tuple of a new flow is already taken by another flow.
-    TupleConflict,
-    /// ICMP messages from the app other than echo requests and errors.
-    Unsupported,
-}
-
-impl DropCause {
-    pub const ALL: [DropCause; 13] = [
-        DropCause::Malformed,
-        DropCause::Fragment,
-        DropCause::NotIpv4,
-        DropCause::Denied,
-        DropCause::Platform,
-        DropCause::DnsMalformed,
-        DropCause::NoFlowFromApp,
-        DropCause::NoFlowFromWorld,
-        DropCause::WrongWorld,
-        DropCause::TableFull,
-        DropCause::SnatExhausted,
-        DropCause::TupleConflict,
-        DropCause::Unsupported,
-    ];
-    pub fn name(self) -> &'static str {
-        match self {
-            DropCause::Malformed => "malformed",
-            DropCause::Fragment => "fragment",
-            DropCause::NotIpv4 => "not_ipv4",
-            DropCause::Denied => "denied",
-            DropCause::Platform => "platform",
-            DropCause::DnsMalformed => "dns_malformed",
-            DropCause::NoFlowFromApp => "no_flow_from_app",
-            DropCause::NoFlowFromWorld => "no_flow_from_world",
-            DropCause::WrongWorld => "wrong_world",
-            DropCause::TableFull => "table_full",
-            DropCause::SnatExhausted => "snat_exhausted",
-            DropCause::TupleConflict => "tuple_conflict",
-            DropCause::Unsupported => "unsupported",
-        }
-    }
-    fn of(e: PacketError) -> DropCause {
-        match e {
-            PacketError::NotIpv4(_) => DropCause::NotIpv4,
-            PacketError::Fragment => DropCause::Fragment,
-            _ => DropCause::Malformed,
-        }
-    }
-}
-
-/// Everything the datapath counts.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Counters {
-    /// Packets read from the app's device.
-    pub from_app: Count,
-    /// Packets read from the worlds' devices.
-    pub from_world: Count,
-    /// Packets delivered to worlds.
-    pub to_world: Count,
-    /// Packets delivered to the app (return traffic and replies).
-    pub to_app: Count,
-    /// TCP RSTs and ICMP unreachables written (`reject`).
-    pub rejects: u64,
-    /// DNS responses written (answers and FORMERR/NOTIMP).
-    pub dns_responses: u64,
-    /// DNS queries answered with FORMERR/NOTIMP.
-    pub dns_errors: u64,
-    /// Allowed flows installed.
-    pub flows_created: u64,
-    /// Denied flows installed as drop entries.
-    pub flows_denied: u64,
-    /// Flows removed (expired, closed, replaced).
-    pub flows_ended: u64,
-    /// Flow-log records lost because nobody drained them.
-    pub records_lost: u64,
-    /// Packets the engine could not write to their device (full queue, device gone).
-    pub write_errors: u64,
-    /// Packets that were TSO segments (several wire packets each, counted
-    /// as such above): non-zero only with TUN offloads.
-    pub tso_segments: u64,
-    drops: [u64; DropCause::ALL.len()],
-}
-
-impl Counters {
-    pub fn drops(&self, cause: DropCause) -> u64 {
-        self.drops[cause as usize]
-    }
-    pub fn total_drops(&self) -> u64 {
-        self.drops.iter().sum()
-    }
-
-    /// Packets read but neither delivered, answered nor dropped; 0 unless a
-    /// path forgot to count. Each packet read ends in exactly one of: a
-    /// world, the app, a drop (a reject is a drop plus a reply), or a DNS
-    /// answer; unparsable packets count only as drops.
-    pub fn unaccounted(&self) -> i64 {
-        let unparsed: u64 = [DropCause::Malformed, DropCause::Fragment, DropCause::NotIpv4].map(|c| self.drops(c)).iter().sum();
-        let read = self.from_app.packets + self.from_world.packets + unparsed;
-        let settled = self.to_world.packets + self.to_app.packets - self.rejects + self.total_drops();
-        read as i64 - settled as i64
-    }
-
-    /// The counters as JSON (`vnetlab up --stats`), drops keyed by cause name.
-    pub fn to_json(&self) -> serde_json::Value {
-        let count = |c: &Count| serde_json::json!({ "packets": c.packets, "bytes": c.bytes });
-        let drops: serde_json::Map<String, serde_json::Value> = DropCause::ALL.iter().map(|&c| (c.name().to_string(), self.drops(c).into())).collect();
-        serde_json::json!({
-            "from_app": count(&self.from_app),
-            "from_world": count(&self.from_world),
-            "to_world": count(&self.to_world),
-            "to_app": count(&self.to_app),
-            "rejects": self.rejects,
-            "dns_responses": self.dns_responses,
-            "dns_errors": self.dns_errors,
-            "flows_created": self.flows_created,
-            "flows_denied": self.flows_denied,
-            "flows_ended": self.flows_ended,
-            "records_lost": self.records_lost,
-            "write_errors": self.write_errors,
-            "tso_segments": self.tso_segments,
-            "drops": drops,
-            "unaccounted": self.unaccounted(),
-        })
-    }
-}
 
 /// The datapath of one emulated site.
 pub struct Datapath<P: PolicyView = Policy> {
@@ -274,7 +71,7 @@ pub struct Datapath<P: PolicyView = Policy> {
 
 impl<P: PolicyView> Datapath<P> {
     pub fn new(policy: P, opts: DatapathOptions) -> Datapath<P> {
-        let nat_gateway = policy.nat_gateway().map(|n| SnatPool::nat_gateway(&n.public_ips, opts.seed));
+        let nat_gateway = policy.nat_gateway().map(|n| SnatPool::nat_gateway(n.snat_order(), opts.seed));
         // idleTimeoutInMinutes is 4..=120.
         let nat_tcp_idle_secs = policy.nat_gateway().map_or(TCP_IDLE_DEFAULT_SECS, |n| u64::from(n.idle_timeout_minutes.clamp(4, 120)) * 60);
         let site_outbound = policy.outbound_ips().first().map(|&ip| SnatPool::site_outbound(ip, opts.seed ^ 0x5157));
@@ -315,7 +112,7 @@ impl<P: PolicyView> Datapath<P> {
     }
 
     fn drop(&mut self, cause: DropCause) -> Verdict {
-        self.counters.drops[cause as usize] += 1;
+        self.counters.count_drop(cause);
         Verdict::Drop(cause)
     }
 
@@ -483,7 +280,7 @@ impl<P: PolicyView> Datapath<P> {
 
     /// Drops, or with `reject` answers with a TCP RST / ICMP unreachable.
     fn reject_or_drop(&mut self, cause: DropCause, pkt: &[u8], p: &Packet, reply: &mut [u8]) -> Verdict {
-        self.counters.drops[cause as usize] += 1;
+        self.counters.count_drop(cause);
         if !self.opts.reject {
             return Verdict::Drop(cause);
         }
@@ -621,9 +418,9 @@ impl<P: PolicyView> Datapath<P> {
             }
         }
         let reason = reason.or(Some(match e.state {
-            crate::datapath::table::FlowState::Closed { by: crate::datapath::nat::Release::Rst, .. } => "rst",
-            crate::datapath::table::FlowState::Closed { .. } => "fin",
-            crate::datapath::table::FlowState::SynSent => "half_open",
+            FlowState::Closed { by: Release::Rst, .. } => "rst",
+            FlowState::Closed { .. } => "fin",
+            FlowState::SynSent => "half_open",
             _ => "idle",
         }));
         self.record(&e, now, RecordState::End, reason);

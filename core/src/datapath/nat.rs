@@ -3,7 +3,10 @@
 //! Models Azure NAT gateway (fact sheet §4) and, with other parameters, the
 //! site's default outbound SNAT (§3.4):
 //! - ports 1024..=65535 (64,512) on each public address; a NAT gateway's
-//!   addresses are one shared inventory;
+//!   addresses are one shared inventory, filled in order
+//!   (`NatGatewayInfo::snat_order`): a flow gets a port on the first address
+//!   with one free for its destination, so first flows leave from the first
+//!   address, which is the source `Policy::decide` reports;
 //! - one port may serve different destinations at once; flows to the same
 //!   destination (protocol, address, port) need distinct ports;
 //! - after a flow ends, its (port, destination) pair cools down before reuse:
@@ -146,8 +149,8 @@ pub struct SnatPool {
 }
 
 impl SnatPool {
-    /// A NAT gateway's inventory over its public addresses (at most 16 are
-    /// used, Azure's limit).
+    /// A NAT gateway's inventory over its public addresses, in the order
+    /// they are used (`NatGatewayInfo::snat_order`).
     pub fn nat_gateway(ips: &[Ipv4Addr], seed: u64) -> SnatPool {
         SnatPool::new(ips, PORTS_PER_IP, Cooldowns::NAT_GATEWAY, seed)
     }
@@ -159,7 +162,8 @@ impl SnatPool {
 
     pub fn new(ips: &[Ipv4Addr], per_destination: u32, cooldowns: Cooldowns, seed: u64) -> SnatPool {
         SnatPool {
-            ips: ips.iter().copied().take(16).collect(),
+            // Addresses are indexed by a u8 in `dests`.
+            ips: ips.iter().copied().take(usize::from(u8::MAX) + 1).collect(),
             per_destination: per_destination.min(PORTS_PER_IP),
             cooldowns,
             dests: HashMap::new(),
@@ -177,16 +181,11 @@ impl SnatPool {
         self.in_use
     }
 
-    /// A public address and port for a new flow to `dest`, or None when
-    /// every address is exhausted for that destination.
+    /// A public address and port for a new flow to `dest`: the first
+    /// address in order with a port free for `dest`; None when every
+    /// address is exhausted for that destination.
     pub fn allocate(&mut self, dest: Destination, now: Timestamp) -> Option<(Ipv4Addr, u16)> {
-        let n = self.ips.len();
-        if n == 0 {
-            return None;
-        }
-        let first = (self.rng.next_u64() % n as u64) as usize;
-        for k in 0..n {
-            let i = (first + k) % n;
+        for i in 0..self.ips.len() {
             let (rng, limit) = (&mut self.rng, self.per_destination);
             let ports = self.dests.entry((i as u8, dest)).or_insert_with(|| DestPorts::new(rng, limit));
             if let Some(port) = ports.take(now) {
@@ -291,6 +290,32 @@ mod tests {
         };
         assert_eq!(run(3), run(3));
         assert_ne!(run(3), run(4));
+    }
+
+    /// Addresses fill in order: the first until its ports towards a
+    /// destination are used up, then the second, and so on; a port freed on
+    /// an earlier address is taken before a later address is touched, and
+    /// another destination starts again on the first address.
+    #[test]
+    fn addresses_fill_in_order_per_destination() {
+        const NAT_IP3: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 3);
+        let t = Timestamp::from_secs(0);
+        for seed in [0, 1, 2, 3] {
+            let mut pool = SnatPool::nat_gateway(&[NAT_IP, NAT_IP2, NAT_IP3], seed);
+            let first: Vec<_> = (0..PORTS_PER_IP).map(|_| pool.allocate(dest(443), t).unwrap()).collect();
+            assert!(first.iter().all(|&(ip, _)| ip == NAT_IP), "seed {seed}: the first address serves until it is used up");
+            assert_eq!(pool.allocate(dest(443), t).unwrap().0, NAT_IP2, "seed {seed}: then the second");
+            assert_eq!(pool.allocate(dest(80), t).unwrap().0, NAT_IP, "seed {seed}: another destination starts on the first");
+            let (ip, port) = first[7];
+            pool.release(ip, port, dest(443), Release::Rst, t);
+            let later = t.saturating_add_secs(Cooldowns::NAT_GATEWAY.0[Release::Rst as usize]);
+            assert_eq!(pool.allocate(dest(443), later), Some((ip, port)), "seed {seed}: a freed port on the first address comes before the second");
+            assert_eq!(pool.allocate(dest(443), later).unwrap().0, NAT_IP2);
+        }
+        // Small inventories make the whole order visible: 2 ports per address.
+        let mut pool = SnatPool::new(&[NAT_IP3, NAT_IP, NAT_IP2], 2, Cooldowns::NAT_GATEWAY, 9);
+        let ips: Vec<_> = exhaust(&mut pool, dest(443), t).into_iter().map(|a| a.0).collect();
+        assert_eq!(ips, [NAT_IP3, NAT_IP3, NAT_IP, NAT_IP, NAT_IP2, NAT_IP2]);
     }
 
     /// Exhausts one destination, releases one port at `t0` with `how`, and

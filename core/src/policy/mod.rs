@@ -212,7 +212,7 @@ impl Policy {
         if next_hop == NextHopType::Internet {
             match &self.nat {
                 Some(n) => {
-                    d.source = n.public_ips[0];
+                    d.source = n.snat_order()[0];
                     d.snat = SourceNat::NatGateway;
                 }
                 None => {

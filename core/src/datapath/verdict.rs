@@ -1,0 +1,142 @@
+//! The datapath's vocabulary towards its callers: what it needs of a
+//! policy (`PolicyView`), its options, and what it says about each packet
+//! (`Verdict`, and `DropCause` for the packets it drops).
+
+use std::net::Ipv4Addr;
+
+use super::packet::PacketError;
+use crate::decision::{Decision, NatGatewayInfo, Resolution, RuleIdx, World};
+use crate::flow::Flow;
+use crate::policy::Policy;
+
+/// What the datapath needs of a compiled policy. `Policy` implements it;
+/// tests implement it with hand-built decisions.
+pub trait PolicyView {
+    fn decide(&self, flow: &Flow) -> Decision;
+    fn nat_gateway(&self) -> Option<&NatGatewayInfo>;
+    fn outbound_ips(&self) -> &[Ipv4Addr];
+    fn resolve(&self, name: &str) -> Resolution;
+    fn rule_name(&self, idx: RuleIdx) -> &str;
+}
+
+impl PolicyView for Policy {
+    fn decide(&self, flow: &Flow) -> Decision {
+        Policy::decide(self, flow)
+    }
+    fn nat_gateway(&self) -> Option<&NatGatewayInfo> {
+        Policy::nat_gateway(self)
+    }
+    fn outbound_ips(&self) -> &[Ipv4Addr] {
+        Policy::outbound_ips(self)
+    }
+    fn resolve(&self, name: &str) -> Resolution {
+        Policy::resolve(self, name)
+    }
+    fn rule_name(&self, idx: RuleIdx) -> &str {
+        Policy::rule_name(self, idx)
+    }
+}
+
+/// Choices beyond the policy: how denials answer, the table bound, the seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatapathOptions {
+    /// Answer denied flows with TCP RST / ICMP unreachable instead of a silent drop.
+    pub reject: bool,
+    /// Flow table bound; new flows beyond it are refused.
+    pub max_flows: usize,
+    /// Seed of the SNAT port choice (deterministic runs).
+    pub seed: u64,
+}
+
+impl Default for DatapathOptions {
+    fn default() -> Self {
+        DatapathOptions { reject: false, max_flows: 1 << 20, seed: 0x0076_6e65_746c_6162 }
+    }
+}
+
+/// What to do with a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The packet (rewritten in place, checksums fixed) goes to this world's device.
+    ToWorld(World),
+    /// The packet (reverse-translated in place) goes back to the app's device.
+    ToApp,
+    /// A reply was written into the reply buffer (first `len` bytes): write
+    /// it to the app's device. RSTs / ICMP unreachables and DNS answers.
+    ReplyToApp { len: usize },
+    /// Dropped (counted).
+    Drop(DropCause),
+}
+
+/// Why a packet was dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropCause {
+    /// Not a parsable IPv4 packet (truncated, bad lengths, bad quote).
+    Malformed,
+    /// An IPv4 fragment (NAT gateway carries none).
+    Fragment,
+    /// Not IPv4.
+    NotIpv4,
+    /// The policy denied the flow (route, NSG or platform rule).
+    Denied,
+    /// To 168.63.129.16 / 169.254.169.254 other than DNS: no wireserver here.
+    Platform,
+    /// A DNS query to the platform resolver that could not be parsed at all.
+    DnsMalformed,
+    /// TCP from the app that is not a SYN and matches no flow.
+    NoFlowFromApp,
+    /// From a world and matching no flow (unsolicited or expired).
+    NoFlowFromWorld,
+    /// A reply that came from another world than its flow went to.
+    WrongWorld,
+    /// The flow table is full.
+    TableFull,
+    /// No SNAT port left for the destination.
+    SnatExhausted,
+    /// The reply tuple of a new flow is already taken by another flow.
+    TupleConflict,
+    /// ICMP messages from the app other than echo requests and errors.
+    Unsupported,
+}
+
+impl DropCause {
+    pub const ALL: [DropCause; 13] = [
+        DropCause::Malformed,
+        DropCause::Fragment,
+        DropCause::NotIpv4,
+        DropCause::Denied,
+        DropCause::Platform,
+        DropCause::DnsMalformed,
+        DropCause::NoFlowFromApp,
+        DropCause::NoFlowFromWorld,
+        DropCause::WrongWorld,
+        DropCause::TableFull,
+        DropCause::SnatExhausted,
+        DropCause::TupleConflict,
+        DropCause::Unsupported,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            DropCause::Malformed => "malformed",
+            DropCause::Fragment => "fragment",
+            DropCause::NotIpv4 => "not_ipv4",
+            DropCause::Denied => "denied",
+            DropCause::Platform => "platform",
+            DropCause::DnsMalformed => "dns_malformed",
+            DropCause::NoFlowFromApp => "no_flow_from_app",
+            DropCause::NoFlowFromWorld => "no_flow_from_world",
+            DropCause::WrongWorld => "wrong_world",
+            DropCause::TableFull => "table_full",
+            DropCause::SnatExhausted => "snat_exhausted",
+            DropCause::TupleConflict => "tuple_conflict",
+            DropCause::Unsupported => "unsupported",
+        }
+    }
+    pub(super) fn of(e: PacketError) -> DropCause {
+        match e {
+            PacketError::NotIpv4(_) => DropCause::NotIpv4,
+            PacketError::Fragment => DropCause::Fragment,
+            _ => DropCause::Malformed,
+        }
+    }
+}

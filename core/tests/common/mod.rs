@@ -1,0 +1,41 @@
+//! Helpers shared by the integration tests: etherparse as the independent
+//! oracle for the checksums of packets the datapath wrote or rewrote.
+
+// Each test crate that includes this module uses only part of it.
+#![allow(dead_code)]
+
+use etherparse::{Icmpv4Header, Ipv4Header, TcpHeader, UdpHeader};
+
+/// Parses `b` with etherparse and checks the IP header checksum and the
+/// TCP, UDP or ICMP checksum; returns the IP header and the transport bytes.
+pub fn checked(b: &[u8]) -> (Ipv4Header, Vec<u8>) {
+    let (ip, rest) = Ipv4Header::from_slice(b).unwrap();
+    assert_eq!(ip.header_checksum, ip.calc_header_checksum(), "IP checksum");
+    let rest = &rest[..usize::from(ip.total_len) - ip.header_len()];
+    match ip.protocol.0 {
+        6 => {
+            let (t, payload) = TcpHeader::from_slice(rest).unwrap();
+            assert_eq!(t.checksum, t.calc_checksum_ipv4(&ip, payload).unwrap(), "TCP checksum");
+        }
+        17 => {
+            let (u, payload) = UdpHeader::from_slice(rest).unwrap();
+            assert_eq!(u.checksum, u.calc_checksum_ipv4(&ip, payload).unwrap(), "UDP checksum");
+        }
+        1 => {
+            let (h, payload) = Icmpv4Header::from_slice(rest).unwrap();
+            assert_eq!(h.checksum, h.icmp_type.calc_checksum(payload), "ICMP checksum");
+        }
+        _ => {}
+    }
+    (ip, rest.to_vec())
+}
+
+/// `checked`, and for an ICMP error (unreachable, time exceeded, parameter
+/// problem) also the packet it quotes, which the test must have quoted whole.
+pub fn checked_with_quote(b: &[u8]) -> (Ipv4Header, Vec<u8>) {
+    let (ip, l4) = checked(b);
+    if ip.protocol.0 == 1 && matches!(l4[0], 3 | 11 | 12) {
+        checked_with_quote(&l4[8..]);
+    }
+    (ip, l4)
+}
