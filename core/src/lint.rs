@@ -132,7 +132,7 @@ pub fn lint(sc: &Scenario, tags: &ServiceTags) -> Vec<Finding> {
         for (si, sub) in vnet.subnets.iter().enumerate() {
             let r: SubnetRef = (vi, si);
             if let Some(rt) = sub.route_table {
-                appliance_findings(sc, r, rt, &mut out);
+                appliance_findings(sc, r, rt, &TagContext::for_subnet(sc, r, tags, "westeurope"), &mut out);
             }
         }
     }
@@ -141,7 +141,10 @@ pub fn lint(sc: &Scenario, tags: &ServiceTags) -> Vec<Finding> {
     out
 }
 
-fn appliance_findings(sc: &Scenario, subnet: SubnetRef, rt: usize, out: &mut Vec<Finding>) {
+/// Next hops that cannot deliver: an appliance outside the reachable
+/// subnets, or `Internet` for a prefix the policy's `Internet` hop drops
+/// whole (`TagContext::internet_hop_drops_all`, the rule `decide` applies).
+fn appliance_findings(sc: &Scenario, subnet: SubnetRef, rt: usize, tags: &TagContext, out: &mut Vec<Finding>) {
     let table = &sc.route_tables[rt];
     let mut vnets = vec![subnet.0];
     vnets.extend(sc.connected_peerings(subnet.0).into_iter().filter_map(|(r, _, _)| r));
@@ -159,19 +162,14 @@ fn appliance_findings(sc: &Scenario, subnet: SubnetRef, rt: usize, out: &mut Vec
             }
         }
         if route.next_hop == NextHopType::Internet {
-            if let RoutePrefix::Net(n) = route.prefix {
-                let private = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"]
-                    .iter()
-                    .filter_map(|p| p.parse::<ipnet::Ipv4Net>().ok())
-                    .any(|p| p.contains(&n) || n.contains(&p));
-                if private {
-                    out.push(f(
-                        Severity::Warning,
-                        "internet-hop-private",
-                        subject,
-                        format!("sends private prefix {n} to next hop Internet: Azure's behaviour is undocumented; vnetlab drops it (blocked_by platform)"),
-                    ));
-                }
+            let nets = match &route.prefix {
+                RoutePrefix::Net(n) => vec![*n],
+                RoutePrefix::Tag(t) => tags.given.get(t).map(<[ipnet::Ipv4Net]>::to_vec).unwrap_or_default(),
+            };
+            if let Some(n) = nets.iter().find(|n| tags.internet_hop_drops_all(n)) {
+                out.push(f(Severity::Warning, "internet-hop-not-internet", subject, format!(
+                    "sends {n} to next hop Internet, but none of it is in the Internet tag as seen from {} (private and reserved ranges and the VNet, peering and gateway spaces are not): Azure's behaviour is undocumented; vnetlab drops it (blocked_by platform)",
+                    sc.subnet_name(subnet))));
             }
         }
     }

@@ -59,7 +59,6 @@ pub struct Policy {
     se_ranges: AddrSet,
     nsg: Option<EffectiveNsg>,
     routes: RouteSet,
-    internet: AddrSet,
     nat: Option<NatGatewayInfo>,
     outbound_ips: Vec<Ipv4Addr>,
     has_gateway: bool,
@@ -126,7 +125,6 @@ impl Policy {
             se_ranges,
             nsg,
             routes,
-            internet: tags.internet.clone(),
             nat,
             outbound_ips,
             has_gateway: !sc.gateways_of(subnet.0).is_empty(),
@@ -233,7 +231,7 @@ impl Policy {
             return blocked(d, BlockedBy::Nsg, DropReason::NsgDeny);
         }
         if next_hop == NextHopType::Internet {
-            if !self.internet.contains(u32::from(dst)) {
+            if !self.tags.internet_hop_delivers(dst) {
                 return blocked(d, BlockedBy::Platform, DropReason::InternetHopNotInternet);
             }
             if flow.proto == Proto::Tcp && flow.dst_port == 25 && !self.allow_port_25 {

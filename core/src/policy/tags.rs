@@ -112,6 +112,23 @@ const NOT_INTERNET: [(u8, u8, u8, u8, u8); 8] = [
     (224, 0, 0, 0, 3),
 ];
 
+/// Windows activation (KMS), which `AzurePlatformLKM` stands for: the
+/// addresses Microsoft's "custom routes to enable KMS activation" article
+/// routes to `Internet` for kms.core.windows.net (23.102.135.246) and
+/// azkms.core.windows.net (20.118.99.224, 40.83.235.53). Unlike the two
+/// addresses below they get no bypass: the fact sheet names only those.
+const KMS: [Ipv4Addr; 3] = [Ipv4Addr::new(23, 102, 135, 246), Ipv4Addr::new(20, 118, 99, 224), Ipv4Addr::new(40, 83, 235, 53)];
+
+/// The platform tags (lower case) and the addresses each stands for. A Deny
+/// rule naming one is the only rule that applies to 168.63.129.16 and
+/// 169.254.169.254.
+const PLATFORM_TAGS: [(&str, &[Ipv4Addr]); 3] = [("azureplatformdns", &[AZURE_DNS]), ("azureplatformimds", &[IMDS]), ("azureplatformlkm", &KMS)];
+
+/// Whether `tag` is `AzurePlatformDNS`, `AzurePlatformIMDS` or `AzurePlatformLKM`.
+pub fn is_platform_tag(tag: &str) -> bool {
+    PLATFORM_TAGS.iter().any(|(n, _)| tag.eq_ignore_ascii_case(n))
+}
+
 /// The tag a service endpoint's service takes.
 pub fn service_endpoint_tag(service: &str) -> Option<&'static str> {
     Some(match service.to_ascii_lowercase().as_str() {
@@ -181,15 +198,29 @@ impl TagContext {
         if let Some(p) = self.given.get(tag) {
             return Ok(nets_set(p));
         }
-        let builtin = |a: Ipv4Addr| Ok(AddrSet::single(u32::from(a), u32::from(a)));
-        match tag.to_ascii_lowercase().as_str() {
-            "azureloadbalancer" | "azureplatformdns" => builtin(AZURE_DNS),
-            "azureplatformimds" => builtin(IMDS),
-            _ => Err(format!(
-                "unknown service tag '{tag}': give its prefixes in the case's service_tags or with --service-tags FILE (known: VirtualNetwork, Internet, AzureLoadBalancer{})",
+        let hosts = |addrs: &[Ipv4Addr]| AddrSet::from_ranges(addrs.iter().map(|&a| (u32::from(a), u32::from(a))));
+        if tag.eq_ignore_ascii_case("AzureLoadBalancer") {
+            return Ok(hosts(&[AZURE_DNS]));
+        }
+        match PLATFORM_TAGS.iter().find(|(n, _)| tag.eq_ignore_ascii_case(n)) {
+            Some((_, addrs)) => Ok(hosts(addrs)),
+            None => Err(format!(
+                "unknown service tag '{tag}': give its prefixes in the case's service_tags or with --service-tags FILE (known: VirtualNetwork, Internet, AzureLoadBalancer, AzurePlatformDNS, AzurePlatformIMDS, AzurePlatformLKM{})",
                 self.given.names().map(|n| format!(", {n}")).collect::<String>()
             )),
         }
+    }
+
+    /// Whether an `Internet` next hop delivers to `addr`: only addresses of
+    /// the `Internet` tag; the platform drops the rest (FORMAT.md).
+    pub fn internet_hop_delivers(&self, addr: Ipv4Addr) -> bool {
+        self.internet.contains(u32::from(addr))
+    }
+
+    /// Whether an `Internet` next hop delivers none of `net` (a route that
+    /// only black-holes traffic).
+    pub fn internet_hop_drops_all(&self, net: &Ipv4Net) -> bool {
+        !self.internet.overlaps(&crate::addr::net_set(net))
     }
 
     /// The prefixes of a service endpoint: the regional tag when given, else the top-level one.

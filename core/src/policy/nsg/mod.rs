@@ -24,8 +24,8 @@ pub struct EffectiveRule {
     pub destination: Vec<AddrItem>,
     pub destination_ports: Vec<(u16, u16)>,
     pub uses_asgs: bool,
-    /// Its destination names a platform tag (AzurePlatformDNS, AzurePlatformIMDS):
-    /// the only rules that apply to 168.63.129.16 and 169.254.169.254.
+    /// Its destination names a platform tag (`tags::is_platform_tag`): the
+    /// only rules that apply to 168.63.129.16 and 169.254.169.254.
     pub platform_tag: bool,
     pub matcher: MatchRule,
 }
@@ -103,10 +103,7 @@ fn effective(r: &SecurityRule, tags: &TagContext) -> Result<EffectiveRule, LoadE
         dst: set(&r.destination)?,
         dst_ports: PortSet::from_ranges(r.destination_ports.iter().copied()),
     };
-    let platform_tag = r
-        .destination
-        .iter()
-        .any(|d| matches!(d, AddrItem::Tag(t) if ["azureplatformdns", "azureplatformimds", "azureplatformlkm"].contains(&t.to_ascii_lowercase().as_str())));
+    let platform_tag = r.destination.iter().any(|d| matches!(d, AddrItem::Tag(t) if crate::policy::tags::is_platform_tag(t)));
     Ok(EffectiveRule {
         name: r.name.clone(),
         priority: r.priority,

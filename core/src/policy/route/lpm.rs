@@ -1,8 +1,10 @@
 //! Route selection for one destination: longest prefix match with Azure's
-//! precedence between route origins.
+//! precedence between route origins, and each route's effective-routes
+//! state (Active or Invalid) derived from that same rule.
 //!
-//! `select_linear` states the rule plainly and is the oracle; `Lpm` answers
-//! the same question from a precomputed table. Which entries cover an
+//! `select_linear` states the rule plainly and is the oracle; `states`
+//! asks it, per route, whether the route wins at its own prefix; `Lpm`
+//! answers the per-destination question from a precomputed table. Which entries cover an
 //! address only changes at prefix boundaries, so the address space is cut
 //! into elementary intervals at every boundary, the winner of each interval
 //! is computed once at build time (the protected-route rule included, since
@@ -40,10 +42,27 @@ fn span(e: &LpmEntry) -> (u32, u32) {
 
 /// The index of the route Azure selects for `addr`: the reference semantics.
 pub fn select_linear(entries: &[LpmEntry], addr: Ipv4Addr) -> Option<usize> {
+    select_upto(entries, addr, 32)
+}
+
+/// Each entry's effective-routes state: `true` (Active) when it wins at its
+/// own prefix, that is for its first address once every more specific route
+/// is set aside; `false` (Invalid) when an equal-prefix route is preferred
+/// or a VNet, peering or service endpoint route containing it overrides a
+/// gateway route. Because prefixes nest, the route `select_linear` picks is
+/// always Active and is the longest Active prefix covering the address.
+pub fn states(entries: &[LpmEntry]) -> Vec<bool> {
+    entries.iter().enumerate().map(|(i, e)| select_upto(entries, e.net.trunc().network(), e.net.prefix_len()) == Some(i)).collect()
+}
+
+/// The rule itself, among the entries no longer than `max_len`: a protected
+/// route covering the address removes every gateway route, then the longest
+/// prefix wins, then the better origin, then the earlier entry.
+fn select_upto(entries: &[LpmEntry], addr: Ipv4Addr, max_len: u8) -> Option<usize> {
     let a = u32::from(addr);
     let covers = |e: &LpmEntry| {
         let (lo, hi) = span(e);
-        lo <= a && a <= hi
+        lo <= a && a <= hi && e.net.prefix_len() <= max_len
     };
     let protected = entries.iter().any(|e| e.protected && covers(e));
     let mut best: Option<usize> = None;
@@ -243,6 +262,28 @@ mod tests {
         // A protected system route removes the gateway route first.
         let p = vec![e("10.2.0.0/16", Origin::Gateway, false), e("10.2.0.0/16", Origin::System, true)];
         assert_eq!(both(&p, "10.2.3.4"), Some(1));
+    }
+
+    #[test]
+    fn states_come_from_the_selection_rule() {
+        let t = vec![
+            e("10.0.0.0/16", Origin::System, true),   // the user route below is preferred
+            e("10.0.0.0/16", Origin::Gateway, false), // a protected route contains it
+            e("10.0.1.0/24", Origin::Gateway, false), // the same, though more specific
+            e("10.0.0.0/8", Origin::Gateway, false),  // contains the protected route: Active
+            e("10.0.0.0/8", Origin::System, false),   // the gateway route is preferred
+            e("10.0.0.0/16", Origin::User, false),
+            e("10.2.0.7/24", Origin::User, false),
+            e("10.2.0.0/24", Origin::User, false), // duplicate: the earlier wins
+        ];
+        let st = states(&t);
+        assert_eq!(st, vec![false, false, false, true, false, true, true, false]);
+        for a in ["10.0.0.0", "10.0.1.9", "10.0.255.255", "10.1.0.0", "10.2.0.9", "10.255.255.255", "11.0.0.0"] {
+            let longest_active = t.iter().zip(&st).filter(|(x, &on)| on && x.net.trunc().contains(&ip(a))).map(|(x, _)| x.net.prefix_len()).max();
+            let picked = both(&t, a);
+            assert!(picked.is_none_or(|w| st[w]), "{a} takes an Invalid route");
+            assert_eq!(picked.map(|w| t[w].net.prefix_len()), longest_active, "{a}");
+        }
     }
 
     #[test]

@@ -36,7 +36,9 @@ pub struct EffectiveRoute {
     /// The user route's name; `None` for system routes.
     pub name: Option<String>,
     pub source: RouteSource,
-    /// False when another route with the same prefix wins (`Invalid`).
+    /// False (`Invalid`) when an equal-prefix route is preferred, or for a
+    /// gateway route inside a VNet, peering or service endpoint prefix
+    /// (`lpm::states`). `decide` only ever takes Active routes.
     pub active: bool,
     pub prefix: Ipv4Net,
     pub next_hop: NextHopType,
@@ -169,10 +171,9 @@ impl RouteSet {
                     && matches!(r.next_hop, NextHopType::VnetLocal | NextHopType::VNetPeering | NextHopType::VirtualNetworkServiceEndpoint),
             })
             .collect();
-        // Invalid: another route with the same prefix is preferred.
-        for i in 0..routes.len() {
-            let better = (0..routes.len()).any(|j| j != i && entries[j].net == entries[i].net && (entries[j].origin, j) < (entries[i].origin, i));
-            routes[i].active = !better;
+        // The listing's state and the lookup come from one selection rule.
+        for (r, active) in routes.iter_mut().zip(lpm::states(&entries)) {
+            r.active = active;
         }
         let lpm = Lpm::new(&entries);
         Ok(RouteSet { routes, entries, lpm })
