@@ -2,8 +2,9 @@
 //! group and errors that name the TOML line.
 
 use super::schema::Name;
+use crate::arm::deploy::DeployContext;
 use crate::arm::expr::resource_group_id;
-use crate::arm::{DeployContext, Resource};
+use crate::arm::resource::Resource;
 use crate::error::LoadError;
 use serde_json::{json, Value};
 

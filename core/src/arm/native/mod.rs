@@ -21,7 +21,8 @@ mod schema;
 mod security;
 mod sites;
 
-use super::{DeployContext, Resource};
+use crate::arm::deploy::DeployContext;
+use crate::arm::resource::Resource;
 use crate::error::LoadError;
 use builder::{line_of, Builder};
 use check::check_references;

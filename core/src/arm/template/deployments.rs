@@ -4,8 +4,9 @@
 use super::input::parameter_values_from_object;
 use super::names::{child_path, obj_get};
 use super::scope::{Output, Scope};
+use crate::arm::deploy::{DeployContext, ParamValues};
 use crate::arm::expr::{self, CopyFrame};
-use crate::arm::{DeployContext, ParamValues, Resource};
+use crate::arm::resource::Resource;
 use crate::error::LoadError;
 use serde_json::{Map, Value};
 

@@ -27,7 +27,8 @@ mod variables;
 pub use input::{parameter_values_from_object, parse_json, parse_param_assignment, read_parameters_file};
 pub use names::{child_path, full_type_and_name};
 
-use crate::arm::{DeployContext, ParamValues, Resource};
+use crate::arm::deploy::{DeployContext, ParamValues};
+use crate::arm::resource::Resource;
 use crate::error::LoadError;
 use deployments::expand_at;
 use serde_json::Value;

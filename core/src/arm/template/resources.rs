@@ -4,7 +4,7 @@
 use super::names::{child_path, full_type_and_name, obj_get};
 use super::scope::{Instance, Output, Scope};
 use crate::arm::expr::{self, CopyFrame};
-use crate::arm::Resource;
+use crate::arm::resource::Resource;
 use crate::error::LoadError;
 use serde_json::{Map, Value};
 

@@ -4,8 +4,9 @@
 //! property-level `copy`.
 
 use super::names::{child_path, obj_get};
+use crate::arm::deploy::{DeployContext, ParamValues};
 use crate::arm::expr::{self, CopyFrame, Env, EvalError, Evaluator, UserFunction};
-use crate::arm::{DeployContext, ParamValues, Resource};
+use crate::arm::resource::Resource;
 use crate::error::LoadError;
 use serde_json::{Map, Value};
 use std::cell::RefCell;

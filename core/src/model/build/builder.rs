@@ -3,10 +3,10 @@
 //! (type, name) index, and reference resolution.
 
 use crate::addr::{has_host_bits, parse_prefix};
-use crate::arm::Resource;
+use crate::arm::resource::Resource;
 use crate::error::LoadError;
 use crate::model::json::At;
-use crate::model::{Origin, Scenario, SubnetRef};
+use crate::model::scenario::{Origin, Scenario, SubnetRef};
 use ipnet::Ipv4Net;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -20,7 +20,7 @@ pub struct BuildOptions {
     pub outbound_ips: Vec<Ipv4Addr>,
 }
 
-pub(super) use crate::arm::parse_resource_id as parse_id;
+pub(super) use crate::arm::expr::parse_resource_id as parse_id;
 
 pub(super) fn key(ty: &str, name: &str) -> (String, String) {
     (ty.to_ascii_lowercase(), name.to_ascii_lowercase())

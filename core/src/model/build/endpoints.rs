@@ -3,7 +3,7 @@
 
 use super::builder::{key, leaf, origin, parse_id, Builder, T_PE, T_PE_ZG, T_VNET, T_ZONE, T_ZONE_A, T_ZONE_CNAME, T_ZONE_LINK};
 use crate::error::LoadError;
-use crate::model::{DnsZone, PrivateEndpoint, ZoneLink};
+use crate::model::scenario::{DnsZone, PrivateEndpoint, ZoneLink};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 

@@ -16,9 +16,9 @@ mod sites;
 
 pub use builder::BuildOptions;
 
-use crate::arm::Resource;
+use crate::arm::resource::Resource;
 use crate::error::LoadError;
-use crate::model::Scenario;
+use crate::model::scenario::Scenario;
 use builder::Builder;
 use std::collections::HashMap;
 

@@ -4,7 +4,7 @@
 use super::builder::{key, leaf, origin, parse_id, strict_prefix, Builder, T_NAT, T_NSG, T_PEERING, T_RT, T_SUBNET, T_VNET};
 use crate::error::LoadError;
 use crate::model::json::At;
-use crate::model::{Origin, PeerRemote, Peering, ServiceEndpoint, Subnet, Vnet};
+use crate::model::scenario::{Origin, PeerRemote, Peering, ServiceEndpoint, Subnet, Vnet};
 use ipnet::Ipv4Net;
 
 impl Builder<'_> {

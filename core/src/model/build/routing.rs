@@ -6,7 +6,7 @@ use crate::addr::{has_host_bits, parse_prefix};
 use crate::decision::NextHopType;
 use crate::error::LoadError;
 use crate::model::json::At;
-use crate::model::{Connection, LocalGateway, NatGateway, Origin, RoutePrefix, RouteTable, UserRoute, VnetGateway};
+use crate::model::scenario::{Connection, LocalGateway, NatGateway, Origin, RoutePrefix, RouteTable, UserRoute, VnetGateway};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;

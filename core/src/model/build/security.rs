@@ -5,7 +5,7 @@ use super::builder::{key, leaf, origin, Builder, T_NSG, T_NSG_RULE};
 use crate::addr::parse_prefix;
 use crate::error::LoadError;
 use crate::model::json::At;
-use crate::model::{Access, AddrItem, Direction, Nsg, NsgProtocol, Origin, SecurityRule};
+use crate::model::scenario::{Access, AddrItem, Direction, Nsg, NsgProtocol, Origin, SecurityRule};
 use serde_json::Value;
 use std::collections::HashMap;
 

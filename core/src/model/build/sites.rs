@@ -4,7 +4,7 @@
 use super::builder::{key, leaf, origin, parent, parse_id, ty, Builder, T_PLAN, T_SITE, T_SITE_CONFIG, T_SITE_NETCFG};
 use crate::error::LoadError;
 use crate::model::json::At;
-use crate::model::{Plan, PlanKind, RouteAll, Site};
+use crate::model::scenario::{Plan, PlanKind, RouteAll, Site};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
