@@ -10,8 +10,9 @@
 //! An object that already has `properties` (`az resource show`) is kept.
 //! `null` values, which az prints for every unset field, are dropped.
 
+use super::deploy::DeployContext;
 use super::expr::{self, parse_resource_id};
-use super::{DeployContext, Resource};
+use super::resource::Resource;
 use crate::error::LoadError;
 use serde_json::{Map, Value};
 

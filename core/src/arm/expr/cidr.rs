@@ -1,8 +1,8 @@
 //! IPv4 CIDR functions of the template language (`parseCidr`, `cidrSubnet`,
 //! `cidrHost`), checked against the examples in Microsoft's documentation.
 
+use super::error::{err, EvalError, R};
 use super::values::{arity, int_of, str_arg};
-use super::{err, EvalError, R};
 use serde_json::Value;
 use std::net::Ipv4Addr;
 

@@ -4,10 +4,11 @@
 //! `list*()`, `deployment()`, copy loops, user-defined functions, and
 //! property and index access with ARM's runtime placeholders.
 
+use super::error::{err, EvalError, R};
 use super::functions;
 use super::parse::{is_expression, parse, unescape_literal, Expr};
 use super::values::{arity, int_of, kind, lookup, str_arg, stringify, to_bool};
-use super::{err, DeployContext, EvalError, R};
+use crate::arm::deploy::DeployContext;
 use serde_json::{Map, Value};
 
 /// Bound on nested evaluation across variables, parameters and references.

@@ -5,11 +5,12 @@
 //! evaluator state live in `eval`.
 
 use super::cidr;
+use super::error::{err, EvalError, R};
 use super::ids::{names_of, resource_id_fn, type_name_path, IdScope, TENANT_ID};
 use super::standins::{environment, guid_of, unique_string};
 use super::text::{base64_decode, base64_encode, dotnet_format, percent_decode, percent_encode, split_multi, uri_combine};
 use super::values::{arity, int_of, json_eq, kind, lookup, str_arg, stringify, to_bool};
-use super::{err, DeployContext, EvalError, R};
+use crate::arm::deploy::DeployContext;
 use serde_json::{Map, Value};
 
 /// Calls the built-in `name` (`lname` is its lowercase spelling).

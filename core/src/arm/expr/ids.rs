@@ -2,8 +2,9 @@
 //! and extension variants, ids in the deployment's resource group) and
 //! splitting a full id back into type and name.
 
+use super::error::{err, EvalError, R};
 use super::values::{kind, str_arg, stringify};
-use super::{err, DeployContext, EvalError, R};
+use crate::arm::deploy::DeployContext;
 use serde_json::Value;
 
 /// The fixed tenant id vnetlab reports for `subscription()` and `tenant()`.

@@ -17,9 +17,11 @@
 //! functions, with `values` (type names, ARM's text conversion, argument
 //! checks), `text` (.NET formatting, base64, URIs), `ids` (resource ids),
 //! `cidr` (`parseCidr`, `cidrSubnet`, `cidrHost`) and `standins`
-//! (deterministic `uniqueString`/`guid`, `environment()`) behind it.
+//! (deterministic `uniqueString`/`guid`, `environment()`) behind it, and
+//! `error` (`EvalError`) under all of them. This module only re-exports.
 
 mod cidr;
+mod error;
 mod eval;
 mod functions;
 mod ids;
@@ -30,44 +32,10 @@ mod testenv;
 mod text;
 mod values;
 
+pub use error::EvalError;
 pub use eval::{CopyFrame, Env, Evaluator, UserFunction};
 pub use ids::{parse_resource_id, resource_group_id, type_name_path, TENANT_ID};
 pub use parse::{is_expression, parse, unescape_literal, Expr};
 pub use standins::unique_string;
 pub use text::dotnet_format;
 pub use values::{json_eq, kind, lookup, stringify};
-
-use super::DeployContext;
-use crate::error::LoadError;
-
-/// An evaluation failure: either a message still to be located by the
-/// caller (the JSON path of the expression), or a fully located error from
-/// something the expression read (a variable, a parameter default, another
-/// resource via `reference()`), which keeps its own location.
-#[derive(Debug, Clone)]
-pub enum EvalError {
-    Here(String),
-    At(LoadError),
-}
-
-impl From<String> for EvalError {
-    fn from(s: String) -> Self {
-        EvalError::Here(s)
-    }
-}
-
-impl EvalError {
-    /// Turns the error into a `LoadError` at `path`, quoting the expression.
-    pub fn locate(self, file: &str, path: &str, expr_text: &str) -> LoadError {
-        match self {
-            EvalError::At(e) => e,
-            EvalError::Here(m) => LoadError::new(file, path, format!("{m} in \"{expr_text}\"")),
-        }
-    }
-}
-
-type R<T> = Result<T, EvalError>;
-
-fn err<T>(m: impl Into<String>) -> R<T> {
-    Err(EvalError::Here(m.into()))
-}

@@ -2,7 +2,10 @@
 //! parameters and variables from JSON objects, one resource (`vnet1`) that
 //! `reference()` can see and one user-defined function (`ns.greet`).
 
-use super::{lookup, DeployContext, Env, EvalError, Evaluator, UserFunction, R};
+use super::error::{EvalError, R};
+use super::eval::{Env, Evaluator, UserFunction};
+use super::values::lookup;
+use crate::arm::deploy::DeployContext;
 use serde_json::{json, Value};
 
 /// A fixed environment: parameters and variables from JSON objects, and

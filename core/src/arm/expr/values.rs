@@ -3,7 +3,7 @@
 //! integers and bools, deep equality, case-insensitive property lookup and
 //! argument checks.
 
-use super::{err, EvalError, R};
+use super::error::{err, EvalError, R};
 use serde_json::{Map, Value};
 
 /// ARM property lookups are case-insensitive; an exact match wins.

@@ -1,0 +1,169 @@
+//! Nested deployments (`Microsoft.Resources/deployments` with an inline
+//! template, inner or outer expression scope) and template outputs.
+
+use super::input::parameter_values_from_object;
+use super::names::{child_path, obj_get};
+use super::scope::{Output, Scope};
+use crate::arm::deploy::{DeployContext, ParamValues};
+use crate::arm::expr::{self, CopyFrame};
+use crate::arm::resource::Resource;
+use crate::error::LoadError;
+use serde_json::{Map, Value};
+
+/// Nested deployments deeper than this are surely a loop.
+const MAX_NESTING: usize = 10;
+
+/// Expands a template; with `with_outputs`, also evaluates its `outputs`
+/// (a nested deployment's outputs are what `reference(deployment).outputs`
+/// reads; the top-level template's outputs are of no use here).
+pub(super) fn expand_at(
+    template: &Value,
+    file: &str,
+    params: &ParamValues,
+    ctx: &DeployContext,
+    base: &str,
+    depth: usize,
+    with_outputs: bool,
+) -> Result<(Vec<Resource>, Value), LoadError> {
+    if depth > MAX_NESTING {
+        return Err(LoadError::new(file, base, "nested deployments are nested too deeply"));
+    }
+    let scope = Scope::new(template, file, params, ctx, base, depth)?;
+    scope.resolve_all_parameters()?;
+    let resources = template.get("resources");
+    match resources {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(list)) => {
+            for (i, r) in list.iter().enumerate() {
+                scope.enumerate(r, &format!("{base}.resources[{i}]"), None, &[], None)?;
+            }
+        }
+        Some(Value::Object(map)) => {
+            for (sym, r) in map {
+                scope.enumerate(r, &child_path(&format!("{base}.resources"), sym), None, &[], Some(sym.as_str()))?;
+            }
+        }
+        Some(other) => {
+            return Err(LoadError::new(
+                file,
+                format!("{base}.resources"),
+                format!("'resources' must be an array (or an object keyed by symbolic name) but is {}", expr::kind(other)),
+            ))
+        }
+    }
+    let resources = scope.finish()?;
+    let outputs = if with_outputs { scope.eval_outputs(template.get("outputs"), &format!("{base}.outputs"), &[])? } else { Value::Null };
+    Ok((resources, outputs))
+}
+
+impl<'t> Scope<'t> {
+    /// Checks a nested deployment and returns its inline template and
+    /// whether it uses the inner expression scope.
+    fn deployment_template(&self, res: &'t Map<String, Value>, name: &str, path: &str) -> Result<(&'t Map<String, Value>, &'t Value, bool), LoadError> {
+        let pp = format!("{path}.properties");
+        let Some(props) = obj_get(res, "properties").and_then(Value::as_object) else {
+            return Err(self.err(path, "a nested deployment needs 'properties'"));
+        };
+        if obj_get(props, "templateLink").is_some() {
+            return Err(self.err(
+                format!("{pp}.templateLink"),
+                format!("unsupported: nested deployment '{name}' uses a templateLink (linked template); inline the template instead"),
+            ));
+        }
+        let Some(inner) = obj_get(props, "template") else {
+            return Err(self.err(&pp, format!("nested deployment '{name}' has no inline 'template'")));
+        };
+        if !inner.is_object() {
+            return Err(self.err(format!("{pp}.template"), "a nested template must be an object"));
+        }
+        let inner_scope = matches!(
+            obj_get(props, "expressionEvaluationOptions").and_then(Value::as_object).and_then(|o| obj_get(o, "scope")),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("inner")
+        );
+        Ok((props, inner, inner_scope))
+    }
+
+    /// Inner scope: expanded lazily (its parameters may `reference()`
+    /// anything in this template). Outer scope: the inner resources read this
+    /// template's parameters and variables, as if declared here.
+    pub(super) fn nested_deployment(&self, res: &'t Map<String, Value>, idx: usize, name: &str, path: &str, copies: &[CopyFrame]) -> Result<(), LoadError> {
+        let (_, inner, inner_scope) = self.deployment_template(res, name, path)?;
+        if inner_scope {
+            self.outputs.borrow_mut().push(Output::Nested(idx));
+            return Ok(());
+        }
+        let tpath = format!("{path}.properties.template");
+        match inner.get("resources") {
+            Some(Value::Array(list)) => {
+                for (i, r) in list.iter().enumerate() {
+                    self.enumerate(r, &format!("{tpath}.resources[{i}]"), None, copies, None)?;
+                }
+                Ok(())
+            }
+            None | Some(Value::Null) => Ok(()),
+            Some(_) => Err(self.err(format!("{tpath}.resources"), "'resources' of a nested template must be an array")),
+        }
+    }
+
+    /// A nested deployment's body: `{properties: {outputs}}`; an inner-scope
+    /// one is expanded here and its resources kept for `finish`.
+    pub(super) fn deployment_body(&self, idx: usize, res: &'t Map<String, Value>, copies: &[CopyFrame], path: &str, name: &str) -> Result<Value, LoadError> {
+        let (props, inner, inner_scope) = self.deployment_template(res, name, path)?;
+        let pp = format!("{path}.properties");
+        let tpath = format!("{pp}.template");
+        let outputs = if inner_scope {
+            let mut pv = ParamValues::default();
+            if let Some(p) = obj_get(props, "parameters") {
+                let evaluated = self.eval_json(p, &format!("{pp}.parameters"), copies)?;
+                for (k, v) in parameter_values_from_object(&evaluated, &self.file, &format!("{pp}.parameters"))? {
+                    pv.values.push((k, v, format!("{pp}.parameters")));
+                }
+            }
+            let mut ctx = self.ctx.clone();
+            if let Some(Value::String(rg)) = obj_get(res, "resourceGroup").map(|v| self.eval_json(v, &format!("{path}.resourceGroup"), copies)).transpose()? {
+                ctx.resource_group = rg;
+            }
+            if let Some(Value::String(sub)) =
+                obj_get(res, "subscriptionId").map(|v| self.eval_json(v, &format!("{path}.subscriptionId"), copies)).transpose()?
+            {
+                ctx.subscription_id = sub;
+            }
+            let (resources, outputs) = expand_at(inner, &self.file, &pv, &ctx, &tpath, self.depth + 1, true)?;
+            self.nested.borrow_mut().insert(idx, resources);
+            outputs
+        } else {
+            self.eval_outputs(inner.get("outputs"), &format!("{tpath}.outputs"), copies)?
+        };
+        Ok(serde_json::json!({"properties": {"outputs": outputs, "provisioningState": "Succeeded"}}))
+    }
+
+    /// `outputs` as `reference(deployment).outputs` shows them:
+    /// `{name: {type, value}}`, with output-level `copy` expanded.
+    fn eval_outputs(&self, outputs: Option<&Value>, path: &str, copies: &[CopyFrame]) -> Result<Value, LoadError> {
+        let mut out = Map::new();
+        let Some(Value::Object(o)) = outputs else { return Ok(Value::Object(out)) };
+        for (k, decl) in o {
+            let p = child_path(path, k);
+            let Some(d) = decl.as_object() else { return Err(self.err(&p, "an output must be an object {type, value}")) };
+            let value = if let Some(Value::Object(c)) = obj_get(d, "copy") {
+                let count = self.copy_count(obj_get(c, "count"), &format!("{p}.copy"), copies)?;
+                let input = obj_get(c, "input").ok_or_else(|| self.err(format!("{p}.copy"), "an output copy needs an 'input'"))?;
+                let mut items = Vec::new();
+                for i in 0..count {
+                    let mut frames = copies.to_vec();
+                    frames.push(CopyFrame { name: None, index: i, answers_unnamed: true });
+                    items.push(self.eval_json(input, &format!("{p}.copy.input (copy {i})"), &frames)?);
+                }
+                Value::Array(items)
+            } else {
+                match obj_get(d, "value") {
+                    Some(v) => self.eval_json(v, &format!("{p}.value"), copies)?,
+                    None => Value::Null,
+                }
+            };
+            let t = obj_get(d, "type").cloned().unwrap_or(Value::Null);
+            out.insert(k.clone(), serde_json::json!({"type": t, "value": value}));
+        }
+        Ok(Value::Object(out))
+    }
+}

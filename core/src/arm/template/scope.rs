@@ -1,0 +1,321 @@
+//! One template's evaluation scope: what its expressions can read
+//! (parameters, variables, user functions, other resources through
+//! `reference()`), cycle detection, and evaluation of JSON trees with
+//! property-level `copy`.
+
+use super::names::{child_path, obj_get};
+use crate::arm::deploy::{DeployContext, ParamValues};
+use crate::arm::expr::{self, CopyFrame, Env, EvalError, Evaluator, UserFunction};
+use crate::arm::resource::Resource;
+use crate::error::LoadError;
+use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+/// ARM's limit on copy loop sizes; also bounds work on hostile input.
+const MAX_COPY: i64 = 800;
+/// Bound on variables/parameters/references being evaluated at once.
+const MAX_EVAL_CHAIN: usize = 100;
+
+/// One concrete resource instance found while enumerating.
+pub(super) struct Instance<'t> {
+    pub(super) rtype: String,
+    pub(super) name: String,
+    pub(super) id: String,
+    pub(super) symbol: Option<String>,
+    pub(super) raw: &'t Map<String, Value>,
+    pub(super) copies: Vec<CopyFrame>,
+    pub(super) path: String,
+    /// A `Microsoft.Resources/deployments` (its body is its outputs).
+    pub(super) deployment: bool,
+}
+
+/// What the expansion emits, in template order.
+pub(super) enum Output {
+    Instance(usize),
+    /// The resources of an inner-scope nested deployment (an instance).
+    Nested(usize),
+}
+
+pub(super) struct ParamDecl<'t> {
+    pub(super) name: String,
+    pub(super) decl: &'t Map<String, Value>,
+}
+
+/// Everything one template's expressions can read.
+pub(super) struct Scope<'t> {
+    pub(super) file: String,
+    pub(super) base: String,
+    pub(super) ctx: DeployContext,
+    pub(super) depth: usize,
+    pub(super) params: Vec<ParamDecl<'t>>,
+    pub(super) user_values: HashMap<String, (Value, String)>,
+    pub(super) variables: Option<&'t Map<String, Value>>,
+    pub(super) functions: HashMap<String, UserFunction>,
+    pub(super) param_cache: RefCell<HashMap<String, Value>>,
+    pub(super) var_cache: RefCell<HashMap<String, Value>>,
+    /// What is being evaluated right now, for cycle detection.
+    pub(super) stack: RefCell<Vec<String>>,
+    pub(super) instances: RefCell<Vec<Instance<'t>>>,
+    pub(super) bodies: RefCell<HashMap<usize, Value>>,
+    pub(super) outputs: RefCell<Vec<Output>>,
+    /// Resources of expanded inner-scope nested deployments, by instance.
+    pub(super) nested: RefCell<HashMap<usize, Vec<Resource>>>,
+}
+
+impl<'t> Scope<'t> {
+    pub(super) fn new(template: &'t Value, file: &str, pv: &ParamValues, ctx: &DeployContext, base: &str, depth: usize) -> Result<Self, LoadError> {
+        let Some(t) = template.as_object() else {
+            return Err(LoadError::new(file, base, format!("a template must be a JSON object but is {}", expr::kind(template))));
+        };
+        let mut params = Vec::new();
+        match obj_get(t, "parameters") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(p)) => {
+                for (name, decl) in p {
+                    let Some(decl) = decl.as_object() else {
+                        return Err(LoadError::new(
+                            file,
+                            child_path(&format!("{base}.parameters"), name),
+                            "a parameter declaration must be an object with a 'type'",
+                        ));
+                    };
+                    params.push(ParamDecl { name: name.clone(), decl });
+                }
+            }
+            Some(_) => return Err(LoadError::new(file, format!("{base}.parameters"), "'parameters' must be an object")),
+        }
+        let mut user_values = HashMap::new();
+        for (name, value, source) in &pv.values {
+            if !params.iter().any(|p| p.name.eq_ignore_ascii_case(name)) {
+                let declared: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+                return Err(LoadError::new(
+                    file,
+                    format!("{base}.parameters"),
+                    format!(
+                        "parameter '{name}' (given in {source}) is not declared by the template; declared: {}",
+                        if declared.is_empty() { "none".to_string() } else { declared.join(", ") }
+                    ),
+                ));
+            }
+            user_values.insert(name.to_ascii_lowercase(), (value.clone(), source.clone()));
+        }
+        let variables = match obj_get(t, "variables") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(v)) => Some(v),
+            Some(_) => return Err(LoadError::new(file, format!("{base}.variables"), "'variables' must be an object")),
+        };
+        let functions = read_functions(t, file, base)?;
+        Ok(Scope {
+            file: file.to_string(),
+            base: base.to_string(),
+            ctx: ctx.clone(),
+            depth,
+            params,
+            user_values,
+            variables,
+            functions,
+            param_cache: RefCell::new(HashMap::new()),
+            var_cache: RefCell::new(HashMap::new()),
+            stack: RefCell::new(Vec::new()),
+            instances: RefCell::new(Vec::new()),
+            bodies: RefCell::new(HashMap::new()),
+            outputs: RefCell::new(Vec::new()),
+            nested: RefCell::new(HashMap::new()),
+        })
+    }
+
+    pub(super) fn err(&self, path: impl Into<String>, msg: impl Into<String>) -> LoadError {
+        LoadError::new(&self.file, path, msg)
+    }
+
+    /// Enters an evaluation frame; a frame already on the stack is a cycle.
+    pub(super) fn enter(&self, label: String, path: &str) -> Result<(), LoadError> {
+        let mut st = self.stack.borrow_mut();
+        if let Some(pos) = st.iter().position(|l| l.eq_ignore_ascii_case(&label)) {
+            let mut chain: Vec<String> = st[pos..].to_vec();
+            chain.push(label);
+            return Err(self.err(path, format!("cycle: {}", chain.join(" -> "))));
+        }
+        // Long chains of variables or references would otherwise exhaust
+        // the stack on hostile input; real templates stay far below this.
+        if st.len() >= MAX_EVAL_CHAIN {
+            return Err(self.err(path, format!("evaluation chain too long (more than {MAX_EVAL_CHAIN} variables, parameters or references deep)")));
+        }
+        st.push(label);
+        Ok(())
+    }
+
+    pub(super) fn leave(&self) {
+        self.stack.borrow_mut().pop();
+    }
+
+    // -- evaluation of JSON trees --------------------------------------------
+
+    fn eval_str(&self, s: &str, path: &str, copies: &[CopyFrame]) -> Result<Value, LoadError> {
+        let mut ev = Evaluator::new(self, copies);
+        ev.eval_string(s).map_err(|e| e.locate(&self.file, path, s))
+    }
+
+    /// Evaluates every expression in a JSON tree (object keys included),
+    /// expands property-level `copy` and drops null-valued properties.
+    pub(super) fn eval_json(&self, v: &Value, path: &str, copies: &[CopyFrame]) -> Result<Value, LoadError> {
+        match v {
+            Value::String(s) => self.eval_str(s, path, copies),
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, it) in items.iter().enumerate() {
+                    let e = self.eval_json(it, &format!("{path}[{i}]"), copies)?;
+                    if !e.is_null() {
+                        out.push(e);
+                    }
+                }
+                Ok(Value::Array(out))
+            }
+            Value::Object(o) => {
+                let mut out = Map::new();
+                for (k, val) in o {
+                    let p = child_path(path, k);
+                    if k == "copy" && is_property_copy(val) {
+                        self.property_copy(val, &p, copies, &mut out)?;
+                        continue;
+                    }
+                    let key = if expr::is_expression(k) { expr::stringify(&self.eval_str(k, &p, copies)?) } else { expr::unescape_literal(k).to_string() };
+                    let e = self.eval_json(val, &p, copies)?;
+                    if !e.is_null() {
+                        out.insert(key, e);
+                    }
+                }
+                Ok(Value::Object(out))
+            }
+            other => Ok(other.clone()),
+        }
+    }
+
+    pub(super) fn copy_count(&self, v: Option<&Value>, path: &str, copies: &[CopyFrame]) -> Result<i64, LoadError> {
+        let p = format!("{path}.count");
+        let Some(v) = v else { return Err(self.err(path, "a copy loop needs a 'count'")) };
+        let n = self.eval_json(v, &p, copies)?;
+        let n = match &n {
+            Value::Number(x) => x.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| self.err(&p, format!("copy count must be an integer but is {n}")))?;
+        if !(0..=MAX_COPY).contains(&n) {
+            return Err(self.err(&p, format!("copy count must be between 0 and {MAX_COPY} but is {n}")));
+        }
+        Ok(n)
+    }
+
+    fn property_copy(&self, spec: &Value, path: &str, copies: &[CopyFrame], out: &mut Map<String, Value>) -> Result<(), LoadError> {
+        let Some(list) = spec.as_array() else { return Ok(()) };
+        for (i, entry) in list.iter().enumerate() {
+            let p = format!("{path}[{i}]");
+            let Some(e) = entry.as_object() else { return Err(self.err(&p, "a copy entry must be an object {name, count, input}")) };
+            let name = match obj_get(e, "name").map(|n| self.eval_json(n, &format!("{p}.name"), copies)).transpose()? {
+                Some(Value::String(s)) => s,
+                _ => return Err(self.err(&p, "a property copy entry needs a string 'name'")),
+            };
+            let count = self.copy_count(obj_get(e, "count"), &p, copies)?;
+            let input = obj_get(e, "input").ok_or_else(|| self.err(&p, "a property copy entry needs an 'input'"))?;
+            let mut items = Vec::new();
+            for idx in 0..count {
+                let mut frames = copies.to_vec();
+                frames.push(CopyFrame { name: Some(name.clone()), index: idx, answers_unnamed: false });
+                let e = self.eval_json(input, &format!("{p}.input (copy {idx})"), &frames)?;
+                if !e.is_null() {
+                    items.push(e);
+                }
+            }
+            out.insert(name, Value::Array(items));
+        }
+        Ok(())
+    }
+}
+
+impl Env for Scope<'_> {
+    fn ctx(&self) -> &DeployContext {
+        &self.ctx
+    }
+    fn parameter(&self, name: &str) -> Result<Value, EvalError> {
+        self.parameter_value(name).map_err(EvalError::At)
+    }
+    fn variable(&self, name: &str) -> Result<Value, EvalError> {
+        self.variable_value(name).map_err(EvalError::At)
+    }
+    fn reference(&self, target: &str, full: bool) -> Result<Value, EvalError> {
+        let Some(idx) = self.find_instance(target) else {
+            // Outside the template (or not yet known): a runtime value.
+            return Ok(Value::Object(Map::new()));
+        };
+        let body = self.body(idx).map_err(EvalError::At)?;
+        let id = self.instances.borrow()[idx].id.clone();
+        let mut body = body;
+        if let Some(Value::Object(props)) = body.get_mut("properties") {
+            add_child_ids(props, &id);
+        }
+        if full {
+            Ok(body)
+        } else {
+            Ok(body.get("properties").cloned().unwrap_or_else(|| Value::Object(Map::new())))
+        }
+    }
+    fn user_function(&self, q: &str) -> Option<UserFunction> {
+        self.functions.get(&q.to_ascii_lowercase()).cloned()
+    }
+}
+
+/// ARM's runtime gives each element of a child collection (`subnets`,
+/// `securityRules`, `virtualNetworkPeerings`, ...) its id; templates read it
+/// through `reference(...).subnets[0].id`.
+fn add_child_ids(props: &mut Map<String, Value>, parent_id: &str) {
+    for (k, v) in props.iter_mut() {
+        if let Value::Array(items) = v {
+            for it in items.iter_mut() {
+                if let Value::Object(o) = it {
+                    if o.contains_key("id") {
+                        continue;
+                    }
+                    if let Some(Value::String(n)) = o.get("name") {
+                        let id = format!("{parent_id}/{k}/{n}");
+                        o.insert("id".into(), Value::String(id));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn is_property_copy(v: &Value) -> bool {
+    matches!(v, Value::Array(list) if !list.is_empty() && list.iter().all(|e| matches!(e, Value::Object(o) if o.contains_key("name") && o.contains_key("input"))))
+}
+
+fn read_functions(t: &Map<String, Value>, file: &str, base: &str) -> Result<HashMap<String, UserFunction>, LoadError> {
+    let mut out = HashMap::new();
+    let Some(list) = obj_get(t, "functions") else { return Ok(out) };
+    let Some(list) = list.as_array() else {
+        return Err(LoadError::new(file, format!("{base}.functions"), "'functions' must be an array"));
+    };
+    for (i, ns) in list.iter().enumerate() {
+        let p = format!("{base}.functions[{i}]");
+        let (Some(namespace), Some(members)) = (ns.get("namespace").and_then(Value::as_str), ns.get("members").and_then(Value::as_object)) else {
+            return Err(LoadError::new(file, p, "a function namespace needs 'namespace' and 'members'"));
+        };
+        for (m, def) in members {
+            let mp = child_path(&format!("{p}.members"), m);
+            let params = match def.get("parameters") {
+                None => Vec::new(),
+                Some(Value::Array(ps)) => ps.iter().filter_map(|x| x.get("name").and_then(Value::as_str).map(str::to_string)).collect(),
+                Some(_) => return Err(LoadError::new(file, mp, "function 'parameters' must be an array")),
+            };
+            let output = def
+                .get("output")
+                .and_then(|o| o.get("value"))
+                .cloned()
+                .ok_or_else(|| LoadError::new(file, &mp, "a user-defined function needs 'output.value'"))?;
+            out.insert(format!("{namespace}.{m}").to_ascii_lowercase(), UserFunction { params, output });
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,123 @@
+//! The builder's state and what every resource family's pass shares: the
+//! user's `BuildOptions`, the lowercase resource type names, the
+//! (type, name) index, and reference resolution.
+
+use crate::addr::{has_host_bits, parse_prefix};
+use crate::arm::resource::Resource;
+use crate::error::LoadError;
+use crate::model::json::At;
+use crate::model::scenario::{Origin, Scenario, SubnetRef};
+use ipnet::Ipv4Net;
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+/// Values the user supplies for what templates cannot know.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// `--public-ip NAME=ADDR`: addresses of public IP resources.
+    pub public_ips: Vec<(String, Ipv4Addr)>,
+    /// `--outbound-ips`: the site's outbound addresses.
+    pub outbound_ips: Vec<Ipv4Addr>,
+}
+
+pub(super) use crate::arm::expr::parse_resource_id as parse_id;
+
+pub(super) fn key(ty: &str, name: &str) -> (String, String) {
+    (ty.to_ascii_lowercase(), name.to_ascii_lowercase())
+}
+
+pub(super) const T_NSG: &str = "microsoft.network/networksecuritygroups";
+pub(super) const T_NSG_RULE: &str = "microsoft.network/networksecuritygroups/securityrules";
+pub(super) const T_RT: &str = "microsoft.network/routetables";
+pub(super) const T_RT_ROUTE: &str = "microsoft.network/routetables/routes";
+pub(super) const T_PIP: &str = "microsoft.network/publicipaddresses";
+pub(super) const T_PIP_PREFIX: &str = "microsoft.network/publicipprefixes";
+pub(super) const T_NAT: &str = "microsoft.network/natgateways";
+pub(super) const T_VNET: &str = "microsoft.network/virtualnetworks";
+pub(super) const T_SUBNET: &str = "microsoft.network/virtualnetworks/subnets";
+pub(super) const T_PEERING: &str = "microsoft.network/virtualnetworks/virtualnetworkpeerings";
+pub(super) const T_PE: &str = "microsoft.network/privateendpoints";
+pub(super) const T_PE_ZG: &str = "microsoft.network/privateendpoints/privatednszonegroups";
+pub(super) const T_ZONE: &str = "microsoft.network/privatednszones";
+pub(super) const T_ZONE_A: &str = "microsoft.network/privatednszones/a";
+pub(super) const T_ZONE_CNAME: &str = "microsoft.network/privatednszones/cname";
+pub(super) const T_ZONE_LINK: &str = "microsoft.network/privatednszones/virtualnetworklinks";
+pub(super) const T_PLAN: &str = "microsoft.web/serverfarms";
+pub(super) const T_SITE: &str = "microsoft.web/sites";
+pub(super) const T_SITE_CONFIG: &str = "microsoft.web/sites/config";
+pub(super) const T_SITE_NETCFG: &str = "microsoft.web/sites/networkconfig";
+pub(super) const T_VNG: &str = "microsoft.network/virtualnetworkgateways";
+pub(super) const T_LNG: &str = "microsoft.network/localnetworkgateways";
+pub(super) const T_CONN: &str = "microsoft.network/connections";
+
+pub(super) struct Builder<'r> {
+    pub(super) res: &'r [Resource],
+    pub(super) opts: &'r BuildOptions,
+    pub(super) sc: Scenario,
+    /// (type, name) -> index into the scenario vector of that type.
+    pub(super) index: HashMap<(String, String), usize>,
+}
+
+pub(super) fn ty(r: &Resource) -> String {
+    r.rtype.to_ascii_lowercase()
+}
+
+pub(super) fn origin(r: &Resource) -> Origin {
+    Origin { file: r.file.clone(), path: r.path.clone() }
+}
+
+/// The last segment of a child resource's full name.
+pub(super) fn leaf(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
+}
+
+pub(super) fn parent(name: &str) -> &str {
+    name.rsplit_once('/').map(|(p, _)| p).unwrap_or("")
+}
+
+impl<'r> Builder<'r> {
+    pub(super) fn of(&self, t: &'static str) -> impl Iterator<Item = &'r Resource> + use<'r> {
+        self.res.iter().filter(move |r| ty(r) == t)
+    }
+
+    pub(super) fn at(r: &'r Resource) -> At<'r> {
+        At::root(&r.body, &r.file, &r.path)
+    }
+
+    /// Resolves `{id}` at `key` of `at` to an index of type `t`.
+    pub(super) fn resolve(&self, at: &At<'_>, key_name: &str, t: &str, what: &str) -> Result<Option<usize>, LoadError> {
+        let Some(id) = at.ref_id(key_name)? else { return Ok(None) };
+        self.resolve_id(at, key_name, id, t, what).map(Some)
+    }
+
+    pub(super) fn resolve_id(&self, at: &At<'_>, key_name: &str, id: &str, t: &str, what: &str) -> Result<usize, LoadError> {
+        let err = |m: String| LoadError::new(at.file, format!("{}.{}", at.path(), key_name), m);
+        let (rt, rn) = parse_id(id).ok_or_else(|| err(format!("'{id}' is not a resource id (expected /subscriptions/.../providers/<type>/<name>)")))?;
+        if rt.to_ascii_lowercase() != t {
+            return Err(err(format!("'{id}' refers to a {rt}, expected a {what}")));
+        }
+        self.index.get(&key(t, &rn)).copied().ok_or_else(|| err(format!("unknown resource reference: no {what} named '{rn}' in the input")))
+    }
+
+    pub(super) fn parent_index(&self, r: &Resource, t: &str, what: &str) -> Result<usize, LoadError> {
+        let p = parent(&r.name);
+        self.index
+            .get(&key(t, p))
+            .copied()
+            .ok_or_else(|| LoadError::new(&r.file, &r.path, format!("{} '{}' belongs to {what} '{p}', which is not in the input", r.rtype, r.name)))
+    }
+
+    pub(super) fn subnet_ref(&self, at: &At<'_>, key_name: &str, id: &str) -> Result<SubnetRef, LoadError> {
+        let packed = self.resolve_id(at, key_name, id, T_SUBNET, "subnet")?;
+        Ok((packed >> 16, packed & 0xffff))
+    }
+}
+
+/// Address spaces and subnets: host bits set are an error, as in Azure.
+pub(super) fn strict_prefix(s: &str, file: &str, path: &str) -> Result<Ipv4Net, LoadError> {
+    let net = parse_prefix(s).map_err(|m| LoadError::new(file, path, m))?;
+    if has_host_bits(&net) {
+        return Err(LoadError::new(file, path, format!("'{s}' has host bits set: a prefix must start at its network address (did you mean {}?)", net.trunc())));
+    }
+    Ok(net)
+}

@@ -1,0 +1,179 @@
+//! Private DNS zones (records and VNet links) and private endpoints: their
+//! addresses and the A records their zone groups register.
+
+use super::builder::{key, leaf, origin, parse_id, Builder, T_PE, T_PE_ZG, T_VNET, T_ZONE, T_ZONE_A, T_ZONE_CNAME, T_ZONE_LINK};
+use crate::error::LoadError;
+use crate::model::scenario::{DnsZone, PrivateEndpoint, ZoneLink};
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+impl Builder<'_> {
+    pub(super) fn zones(&mut self) -> Result<(), LoadError> {
+        for r in self.of(T_ZONE) {
+            self.index.insert(key(T_ZONE, &r.name), self.sc.dns_zones.len());
+            self.sc.dns_zones.push(DnsZone {
+                name: r.name.to_ascii_lowercase().trim_end_matches('.').to_string(),
+                a: BTreeMap::new(),
+                cname: BTreeMap::new(),
+                links: Vec::new(),
+                origin: origin(r),
+            });
+        }
+        for r in self.of(T_ZONE_A) {
+            let z = self.parent_index(r, T_ZONE, "private DNS zone")?;
+            let at = Self::at(r);
+            let mut addrs = Vec::new();
+            if let Some(res) = at.with("properties", |p| {
+                p.each("aRecords", |a| {
+                    let s = a.str("ipv4Address")?;
+                    addrs.push(s.parse::<Ipv4Addr>().map_err(|_| a.err(format!("ipv4Address '{s}' is not an IPv4 address")))?);
+                    Ok(())
+                })
+            }) {
+                res?;
+            }
+            self.sc.dns_zones[z].a.entry(leaf(&r.name).to_ascii_lowercase()).or_default().extend(addrs);
+        }
+        for r in self.of(T_ZONE_CNAME) {
+            let z = self.parent_index(r, T_ZONE, "private DNS zone")?;
+            let at = Self::at(r);
+            let target = at
+                .with("properties", |p| p.with("cnameRecord", |c| c.opt_str("cname")))
+                .flatten()
+                .transpose()?
+                .flatten()
+                .ok_or_else(|| at.err("CNAME record without properties.cnameRecord.cname"))?;
+            self.sc.dns_zones[z].cname.insert(leaf(&r.name).to_ascii_lowercase(), target.to_ascii_lowercase());
+        }
+        for r in self.of(T_ZONE_LINK) {
+            let z = self.parent_index(r, T_ZONE, "private DNS zone")?;
+            let at = Self::at(r);
+            let res = at.with("properties", |p| -> Result<ZoneLink, LoadError> {
+                let vnet =
+                    self.resolve(&p, "virtualNetwork", T_VNET, "virtual network")?.ok_or_else(|| p.err("virtual network link without virtualNetwork.id"))?;
+                Ok(ZoneLink {
+                    name: leaf(&r.name).to_string(),
+                    vnet,
+                    registration_enabled: p.opt_bool("registrationEnabled")?.unwrap_or(false),
+                    nxdomain_redirect: p.opt_str("resolutionPolicy")?.is_some_and(|s| s.eq_ignore_ascii_case("NxDomainRedirect")),
+                })
+            });
+            let link = res.ok_or_else(|| at.err("virtual network link without properties"))??;
+            self.sc.dns_zones[z].links.push(link);
+        }
+        Ok(())
+    }
+
+    pub(super) fn private_endpoints(&mut self) -> Result<(), LoadError> {
+        let mut pes = Vec::new();
+        for r in self.of(T_PE) {
+            let at = Self::at(r);
+            let res = at.with("properties", |p| -> Result<PrivateEndpoint, LoadError> {
+                let id = p.ref_id("subnet")?.ok_or_else(|| p.err("private endpoint without subnet.id"))?;
+                let subnet = self.subnet_ref(&p, "subnet", id)?;
+                let mut target = None;
+                let mut group_ids = Vec::new();
+                for field in ["privateLinkServiceConnections", "manualPrivateLinkServiceConnections"] {
+                    p.each(field, |c| {
+                        c.with("properties", |cp| -> Result<(), LoadError> {
+                            if let Some(t) = cp.opt_str("privateLinkServiceId")? {
+                                target = target.take().or(parse_id(t));
+                            }
+                            group_ids.extend(cp.str_list("groupIds")?);
+                            Ok(())
+                        })
+                        .transpose()
+                        .map(|_| ())
+                    })?;
+                }
+                let mut ip = None;
+                p.each("ipConfigurations", |c| {
+                    if let Some(s) = c.with("properties", |cp| cp.opt_str("privateIPAddress")).transpose()?.flatten() {
+                        ip = Some(s.parse::<Ipv4Addr>().map_err(|_| c.err(format!("privateIPAddress '{s}' is not an IPv4 address")))?);
+                    }
+                    Ok(())
+                })?;
+                // az output: the address the endpoint was given, in customDnsConfigs.
+                p.each("customDnsConfigs", |c| {
+                    if ip.is_none() {
+                        if let Some(s) = c.str_list("ipAddresses")?.first() {
+                            ip = s.parse().ok();
+                        }
+                    }
+                    Ok(())
+                })?;
+                let ip_static = ip.is_some();
+                Ok(PrivateEndpoint {
+                    name: r.name.clone(),
+                    subnet,
+                    target,
+                    group_ids,
+                    ip: ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
+                    ip_static,
+                    zone_group: Vec::new(),
+                    origin: origin(r),
+                })
+            });
+            pes.push(res.ok_or_else(|| at.err("private endpoint without properties"))??);
+        }
+        // Static addresses are reserved first; the rest take the first free
+        // assignable address of their subnet, in template order.
+        let mut used: Vec<Ipv4Addr> = pes.iter().filter(|p| p.ip_static).map(|p| p.ip).collect();
+        for pe in pes.iter_mut().filter(|p| !p.ip_static) {
+            let net = self.sc.subnet(pe.subnet).prefixes[0];
+            let first = u32::from(net.network()) + 4;
+            let last = u32::from(net.broadcast()).saturating_sub(1);
+            let free = (first..=last).map(Ipv4Addr::from).find(|a| !used.contains(a));
+            let Some(a) = free else {
+                return Err(LoadError::new(
+                    &pe.origin.file,
+                    &pe.origin.path,
+                    format!("private endpoint '{}': subnet {} has no free address left", pe.name, self.sc.subnet_name(pe.subnet)),
+                ));
+            };
+            pe.ip = a;
+            used.push(a);
+        }
+        for (i, pe) in pes.iter().enumerate() {
+            self.index.insert(key(T_PE, &pe.name), i);
+        }
+        self.sc.private_endpoints = pes;
+        for r in self.of(T_PE_ZG) {
+            let pe = self.parent_index(r, T_PE, "private endpoint")?;
+            let at = Self::at(r);
+            let mut zones = Vec::new();
+            if let Some(res) = at.with("properties", |p| {
+                p.each("privateDnsZoneConfigs", |c| {
+                    let id = c
+                        .with("properties", |cp| cp.opt_str("privateDnsZoneId"))
+                        .transpose()?
+                        .flatten()
+                        .ok_or_else(|| c.err("zone config without properties.privateDnsZoneId"))?;
+                    let z = self.resolve_id(&c, "properties.privateDnsZoneId", id, T_ZONE, "private DNS zone")?;
+                    zones.push(z);
+                    Ok(())
+                })
+            }) {
+                res?;
+            }
+            let (ip, target) = (self.sc.private_endpoints[pe].ip, self.sc.private_endpoints[pe].target.clone());
+            let groups = self.sc.private_endpoints[pe].group_ids.clone();
+            for &z in &zones {
+                let Some((_, tname)) = &target else { continue };
+                let base = leaf(tname).to_ascii_lowercase();
+                let mut names = vec![base.clone()];
+                if groups.iter().any(|g| g.eq_ignore_ascii_case("sites")) && !self.sc.dns_zones[z].name.starts_with("scm.") {
+                    names.push(format!("{base}.scm"));
+                }
+                for n in names {
+                    let rec = self.sc.dns_zones[z].a.entry(n).or_default();
+                    if !rec.contains(&ip) {
+                        rec.push(ip);
+                    }
+                }
+            }
+            self.sc.private_endpoints[pe].zone_group.extend(zones);
+        }
+        Ok(())
+    }
+}

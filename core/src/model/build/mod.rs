@@ -1,0 +1,67 @@
+//! From the flat list of concrete resources to a checked `Scenario`.
+//!
+//! References (`{"id": ...}`) resolve by resource type and name, whatever
+//! subscription or resource group the id names (FORMAT.md, "Loading"). A
+//! reference to a network object that is not in the input is an error: it
+//! would otherwise silently change what is allowed. Values that Azure only
+//! knows after deployment (public IP addresses, a site's outbound addresses)
+//! get deterministic synthetic addresses and a warning, unless given.
+
+mod builder;
+mod endpoints;
+mod network;
+mod routing;
+mod security;
+mod sites;
+
+pub use builder::BuildOptions;
+
+use crate::arm::resource::Resource;
+use crate::error::LoadError;
+use crate::model::scenario::Scenario;
+use builder::Builder;
+use std::collections::HashMap;
+
+pub fn build(resources: &[Resource]) -> Result<Scenario, LoadError> {
+    build_with(resources, &BuildOptions::default())
+}
+
+pub fn build_with(resources: &[Resource], opts: &BuildOptions) -> Result<Scenario, LoadError> {
+    let mut b = Builder { res: resources, opts, sc: Scenario::default(), index: HashMap::new() };
+    b.sc.resources = resources.iter().map(|r| (r.rtype.clone(), r.name.clone())).collect();
+    b.nsgs()?;
+    b.route_tables()?;
+    b.nat_gateways()?;
+    b.vnets()?;
+    b.peerings()?;
+    b.plans()?;
+    b.zones()?;
+    b.private_endpoints()?;
+    b.sites()?;
+    b.gateways()?;
+    Ok(b.sc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::builder::parse_id;
+    use super::security::parse_port_range;
+
+    #[test]
+    fn resource_ids_split_into_type_and_name() {
+        let id = "/subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s";
+        assert_eq!(parse_id(id), Some(("Microsoft.Network/virtualNetworks/subnets".into(), "v/s".into())));
+        assert_eq!(parse_id("/subscriptions/0/providers/Microsoft.Network"), None);
+        assert_eq!(parse_id("nonsense"), None);
+    }
+
+    #[test]
+    fn port_ranges() {
+        assert_eq!(parse_port_range("*"), Ok((0, 65535)));
+        assert_eq!(parse_port_range("80"), Ok((80, 80)));
+        assert_eq!(parse_port_range("1000-2000"), Ok((1000, 2000)));
+        assert!(parse_port_range("2000-1000").is_err());
+        assert!(parse_port_range("70000").is_err());
+        assert!(parse_port_range("http").is_err());
+    }
+}
