@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 
 /// Root-only tests are `#[ignore]`d; run with `--include-ignored` as
 /// another user, they fail here instead of passing without testing.
+#[track_caller]
 pub fn require_root() {
     assert!(vnetlab_testbed::is_root(), "needs root: network namespaces and TUN devices");
 }
