@@ -1,11 +1,11 @@
 //! The policy engine on the real quickstart templates and the public
 //! conformance cases in ../shared (the repository is cloned beside it).
 
-mod common;
+mod test_disk;
 
-use common::TestDisk;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
+use test_disk::TestDisk;
 use vnetlab_core::check::{self, parse_flow};
 use vnetlab_core::conformance;
 use vnetlab_core::decision::{NextHopType, Path, Resolution, SourceNat};

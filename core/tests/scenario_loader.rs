@@ -4,11 +4,11 @@
 //! conformance case answer alike. Also: loading goes through `Files` only
 //! (cases and templates served from memory).
 
-mod common;
+mod test_disk;
 
-use common::TestDisk;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
+use test_disk::TestDisk;
 use vnetlab_core::check;
 use vnetlab_core::conformance;
 use vnetlab_core::decision::Resolution;
