@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs what the tests need when it is
-# missing, then runs every test. Root-only tests (network namespaces, TUN)
-# run as root and skip with a message otherwise.
+# missing, checks formatting and lints, then runs every test. Root-only tests
+# (network namespaces, TUN) are #[ignore]d: as root they are included
+# (--include-ignored); otherwise cargo reports them as ignored and this
+# script says how many were left out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,8 +14,20 @@ if [ ! -d ../shared/conformance/cases ]; then
   exit 2
 fi
 
+echo "== cargo fmt --check"
+cargo fmt --all --check
+
+echo "== cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
 echo "== cargo test (workspace)"
-cargo test --workspace --locked 2>&1
+if [ "$(id -u)" -eq 0 ]; then
+  cargo test --workspace --locked -- --include-ignored 2>&1
+else
+  cargo test --workspace --locked 2>&1
+  root_only=$(grep -rhoE '#\[ignore = "needs root' --include='*.rs' core engine testbed tests src | wc -l)
+  echo "skipped: $root_only root-only tests (network namespaces, TUN devices): run as root to include them"
+fi
 
 echo "== static conformance on ../shared/conformance/cases"
 cargo run --quiet --locked -- conformance ../shared/conformance/cases

@@ -11,6 +11,7 @@ use vnetlab_core::error::Error;
 use vnetlab_core::explain;
 use vnetlab_core::policy::{Policy, PolicyOptions};
 use vnetlab_core::scenario::{self, Inputs};
+use vnetlab_engine::disk::Disk;
 
 #[derive(Parser)]
 #[command(
@@ -148,9 +149,16 @@ struct InputArgs {
     allow_port_25: bool,
 }
 
-/// The scenario from the command line's inputs, or the embedded one.
-fn load_scenario(a: &InputArgs) -> Result<vnetlab_core::model::Scenario, Error> {
-    let mut inputs = Inputs { files: a.templates.clone(), params: a.params.clone(), param_files: a.parameter_files.clone(), ..Default::default() };
+/// The command line's inputs and policy options (no files: the embedded
+/// default scenario, which the loader supplies).
+fn inputs(a: &InputArgs) -> Result<(Inputs, PolicyOptions), Error> {
+    let mut inputs = Inputs {
+        files: a.templates.clone(),
+        params: a.params.clone(),
+        param_files: a.parameter_files.clone(),
+        service_tag_files: a.service_tags.clone(),
+        ..Default::default()
+    };
     for p in &a.public_ips {
         inputs.build.public_ips.push(scenario::parse_name_addr(p, "--public-ip")?);
     }
@@ -159,45 +167,17 @@ fn load_scenario(a: &InputArgs) -> Result<vnetlab_core::model::Scenario, Error> 
             inputs.build.outbound_ips.push(s.parse().map_err(|_| Error::BadArgument(format!("--outbound-ips: '{s}' is not an IPv4 address")))?);
         }
     }
-    if a.templates.is_empty() {
-        let v = default_case_value()?;
-        let res = vnetlab_core::arm::expand_template(&v["template"], scenario::DEFAULT_CASE_NAME, &scenario::param_values(&inputs)?, &inputs.ctx)?;
-        return Ok(vnetlab_core::model::build_with(&res, &inputs.build)?);
-    }
-    scenario::load_scenario(&inputs)
-}
-
-/// A policy from the command line's inputs, or from the embedded scenario
-/// (with its case's public DNS answers).
-fn load_policy(a: &InputArgs) -> Result<Policy, Error> {
-    let sc = load_scenario(a)?;
     let mut opts = PolicyOptions { site: a.site.clone(), subnet: a.subnet.clone(), allow_port_25: a.allow_port_25, ..Default::default() };
-    opts.service_tags = scenario::load_service_tags(&a.service_tags)?;
-    if a.templates.is_empty() {
-        let case = default_case_value()?;
-        if let Some(m) = case["public_dns"].as_object() {
-            for (k, v) in m {
-                if let Some(addr) = v.as_str().and_then(|s| s.parse().ok()) {
-                    opts.public_dns.entry(k.clone()).or_default().push(addr);
-                }
-            }
-        }
-    }
     for d in &a.public_dns {
         let (n, addr) = scenario::parse_name_addr(d, "--public-dns")?;
         opts.public_dns.entry(n.to_ascii_lowercase()).or_default().push(addr);
     }
-    Policy::compile(&sc, &opts)
+    Ok((inputs, opts))
 }
 
-/// The embedded default scenario, a conformance case, as JSON.
-fn default_case_value() -> Result<serde_json::Value, Error> {
-    Ok(vnetlab_core::arm::parse_json(scenario::DEFAULT_CASE, scenario::DEFAULT_CASE_NAME)?)
-}
-
-fn default_case() -> Result<conformance::Case, Error> {
-    let v = default_case_value()?;
-    Ok(conformance::load_case_value(&v, std::path::Path::new(scenario::DEFAULT_CASE_NAME), &Default::default())?)
+fn load_policy(a: &InputArgs) -> Result<Policy, Error> {
+    let (inputs, opts) = inputs(a)?;
+    scenario::load_policy(&Disk, &inputs, &opts)
 }
 
 fn warn(p: &Policy) {
@@ -272,38 +252,9 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Cmd::Conformance { paths, json, live } => {
             let quiet = json;
-            let mut live_runner = |case: &conformance::Case| -> Result<Vec<serde_json::Value>, String> {
-                // The engine takes the policy by value: compile a fresh one.
-                let fresh = conformance::load_case(&case.file, &Default::default()).map_err(|e| e.to_string())?;
-                let checks: Vec<vnetlab_engine::live::LiveCheck> = fresh
-                    .checks
-                    .iter()
-                    .map(|c| match &c.kind {
-                        conformance::CheckKind::Flow(f) => vnetlab_engine::live::LiveCheck::Flow {
-                            proto: f.proto,
-                            dest: match &f.dest {
-                                check::Dest::Addr(a) => vnetlab_engine::live::LiveDest::Addr(*a),
-                                check::Dest::Name(n) => vnetlab_engine::live::LiveDest::Name(n.clone()),
-                            },
-                            port: f.port,
-                        },
-                        conformance::CheckKind::Resolve(n) => vnetlab_engine::live::LiveCheck::Resolve { name: n.clone() },
-                    })
-                    .collect();
-                let outcomes = vnetlab_engine::live::run_live_checks(fresh.policy, &checks).map_err(|e| e.to_string())?;
-                Ok(outcomes
-                    .iter()
-                    .zip(&fresh.checks)
-                    .map(|(o, c)| match c.kind {
-                        conformance::CheckKind::Resolve(_) => {
-                            json!({"addresses": o.resolved.clone().unwrap_or_default().iter().map(|a| a.to_string()).collect::<Vec<_>>()})
-                        }
-                        conformance::CheckKind::Flow(_) => json!({"allowed": o.allowed, "source": o.source_seen.map(|s| s.ip().to_string())}),
-                    })
-                    .collect())
-            };
-            let live_hook: Option<&mut conformance::LiveRunner<'_>> = if live { Some(&mut live_runner) } else { None };
-            let report = conformance::run(&paths, &Default::default(), live_hook, |name| {
+            let mut engine = vnetlab_engine::live::EngineRunner::default();
+            let live_hook: Option<&mut dyn conformance::LiveRunner> = if live { Some(&mut engine) } else { None };
+            let report = conformance::run(&Disk, &paths, &Default::default(), live_hook, |name| {
                 if !quiet {
                     eprintln!("case {name}");
                 }
@@ -341,18 +292,15 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
 
 /// Exit 0 clean, 1 findings, 2 when the input cannot be loaded.
 fn lint(a: &InputArgs, json: bool) -> Result<ExitCode, Error> {
-    let loaded = (|| -> Result<_, Error> {
-        let sc = load_scenario(a)?;
-        Ok((sc, scenario::load_service_tags(&a.service_tags)?))
-    })();
-    let (sc, tags) = match loaded {
+    let loaded = inputs(a).and_then(|(inputs, _)| scenario::load(&Disk, &inputs));
+    let loaded = match loaded {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(ExitCode::from(2));
         }
     };
-    let findings = vnetlab_core::lint::lint(&sc, &tags);
+    let findings = vnetlab_core::lint::lint(&loaded.scenario, &loaded.options.service_tags);
     if json {
         print_json(&json!({"findings": findings.iter().map(|f| f.to_json()).collect::<Vec<_>>()}));
     } else {
@@ -365,7 +313,7 @@ fn lint(a: &InputArgs, json: bool) -> Result<ExitCode, Error> {
 }
 
 fn demo() -> Result<ExitCode, Error> {
-    let case = default_case()?;
+    let case = conformance::load_default_case(&Disk, &Default::default())?;
     let p = &case.policy;
     println!("vnetlab demo: {}\n", case.about.as_deref().unwrap_or(""));
     print!("{}\n{}\n", explain::routes_text(p), explain::rules_text(p));
@@ -375,22 +323,13 @@ fn demo() -> Result<ExitCode, Error> {
             println!("{}", explain::trace_text(p, &check::evaluate(p, spec)));
         }
     }
-    let (mut passed, mut failed) = (0, 0);
-    for c in &case.checks {
-        let (actual, _) = conformance::static_actual(p, c);
-        let f = conformance::compare(&case.name, c, &actual);
-        if f.is_empty() {
-            passed += 1;
-        } else {
-            failed += 1;
-            for x in f {
-                println!("{}", x.line());
-            }
-        }
+    let report = conformance::run_case(case, None);
+    for f in &report.failures {
+        println!("{}", f.line());
     }
-    println!("Conformance checks of the embedded scenario: {passed} passed, {failed} failed");
+    println!("Conformance checks of the embedded scenario: {} passed, {} failed", report.passed, report.failed);
     println!("\nTry it on your own template: vnetlab verify -t azuredeploy.json \"tcp 10.0.1.4:1433\"");
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn main() -> ExitCode {

@@ -51,11 +51,9 @@ fn netns_exists(name: &str) -> bool {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and TUN devices"]
 fn up_carries_traffic_and_ctrl_c_removes_everything() {
-    if !vnetlab_testbed::is_root() {
-        eprintln!("skipped: needs root (network namespaces, TUN devices)");
-        return;
-    }
+    assert!(vnetlab_testbed::is_root(), "needs root: network namespaces and TUN devices");
     let dir = std::env::temp_dir().join(format!("vnetlab-cli-up-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let (log, stats) = (dir.join("flows.jsonl"), dir.join("stats.json"));

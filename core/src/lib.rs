@@ -8,10 +8,13 @@
 //! - **Vocabulary** (leaf modules every layer imports): [`flow`] (the
 //!   question: a 5-tuple), [`decision`] (the answer, its next hop and
 //!   world), [`time`] (timestamps passed in), [`addr`] (address and port
-//!   sets), [`error`].
+//!   sets), [`error`], [`files`] (the trait through which the shells hand
+//!   the loaders input text).
 //! - **Loading**: [`arm`] evaluates ARM templates and normalises `az` JSON
 //!   and native TOML into resources; [`model`] builds the scenario (VNets,
-//!   NSGs, route tables, sites...); [`scenario`] combines inputs given as text.
+//!   NSGs, route tables, sites...); [`scenario`] is the one loader, from
+//!   input files (or the embedded default case) to a scenario and the
+//!   policy options it states.
 //! - **The policy engine**: [`policy`] compiles one site's view (service
 //!   tags, NSG classifier, effective routes, DNS) and answers
 //!   `Policy::decide(&Flow) -> Decision`; [`explain`] renders traces, routes
@@ -25,6 +28,7 @@
 pub mod addr;
 pub mod decision;
 pub mod error;
+pub mod files;
 pub mod flow;
 pub mod time;
 

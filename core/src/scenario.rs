@@ -1,11 +1,21 @@
-//! From what the user names on the command line (templates, az output,
-//! native TOML, parameters, service tags) to a compiled `Policy`: the only
-//! place that reads input files. Also holds the embedded default scenario.
+//! From what the user names (templates, az output, native TOML, parameters,
+//! service tags, or a conformance case) to a scenario and the policy
+//! options it states: the one loader. It reads input text only through a
+//! [`Files`], so the core does no I/O.
+//!
+//! With no input files, the inputs are the embedded default scenario, a
+//! conformance case: it loads through [`load_case_setup`], the same code
+//! that loads every case file, so its template and its `public_dns` answers
+//! are read exactly as a case's are.
 
 use crate::arm::{self, DeployContext, ParamValues, Resource};
-use crate::error::Error;
+use crate::error::{Error, LoadError};
+use crate::files::Files;
 use crate::model::{self, BuildOptions, Scenario};
 use crate::policy::tags::ServiceTags;
+use crate::policy::{Policy, PolicyOptions};
+use serde_json::Value;
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
@@ -16,26 +26,37 @@ pub const DEFAULT_CASE_NAME: &str = "<embedded default scenario>";
 
 #[derive(Debug, Clone, Default)]
 pub struct Inputs {
-    /// Templates, az output or native TOML; several are combined.
+    /// Templates, az output or native TOML; several are combined. None: the
+    /// embedded default scenario.
     pub files: Vec<PathBuf>,
     /// `-p name=value`.
     pub params: Vec<String>,
     /// `--parameters FILE`.
     pub param_files: Vec<PathBuf>,
+    /// `--service-tags FILE`: Azure's published service tags.
+    pub service_tag_files: Vec<PathBuf>,
     pub build: BuildOptions,
     pub ctx: DeployContext,
 }
 
-pub fn read(path: &Path) -> Result<String, Error> {
-    std::fs::read_to_string(path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })
+/// A scenario and the policy options its inputs state (a case's `site`,
+/// `service_tags` and `public_dns`; the `--service-tags` files).
+pub struct Loaded {
+    pub scenario: Scenario,
+    pub options: PolicyOptions,
+}
+
+/// The text of an input file; the error names it.
+pub fn read(files: &dyn Files, path: &Path) -> Result<String, Error> {
+    files.read(path).map_err(|e| Error::Io { path: path.display().to_string(), source: e })
 }
 
 /// Parameter values in precedence order: files first, then `-p`.
-pub fn param_values(inputs: &Inputs) -> Result<ParamValues, Error> {
+pub fn param_values(files: &dyn Files, inputs: &Inputs) -> Result<ParamValues, Error> {
     let mut pv = ParamValues::default();
     for f in &inputs.param_files {
         let file = f.display().to_string();
-        for (k, v) in arm::read_parameters_file(&read(f)?, &file)? {
+        for (k, v) in arm::read_parameters_file(&read(files, f)?, &file)? {
             pv.values.push((k, v, file.clone()));
         }
     }
@@ -47,19 +68,112 @@ pub fn param_values(inputs: &Inputs) -> Result<ParamValues, Error> {
 }
 
 /// Loads and combines the input files into resources.
-pub fn load_resources(inputs: &Inputs) -> Result<Vec<Resource>, Error> {
-    let pv = param_values(inputs)?;
+pub fn load_resources(files: &dyn Files, inputs: &Inputs) -> Result<Vec<Resource>, Error> {
+    let pv = param_values(files, inputs)?;
     let mut all = Vec::new();
     for f in &inputs.files {
         let file = f.display().to_string();
-        all.extend(arm::detect_and_load(&read(f)?, &file, &pv, &inputs.ctx)?);
+        all.extend(arm::detect_and_load(&read(files, f)?, &file, &pv, &inputs.ctx)?);
     }
     Ok(all)
 }
 
-pub fn load_scenario(inputs: &Inputs) -> Result<Scenario, Error> {
-    let res = load_resources(inputs)?;
-    Ok(model::build_with(&res, &inputs.build)?)
+/// The scenario and stated options of `inputs` (the embedded default case
+/// when it names no files), with the `--service-tags` files merged in.
+pub fn load(files: &dyn Files, inputs: &Inputs) -> Result<Loaded, Error> {
+    let mut loaded = if inputs.files.is_empty() {
+        let pv = param_values(files, inputs)?;
+        load_case_setup(&default_case_value()?, Path::new(DEFAULT_CASE_NAME), files, &pv, &inputs.build, &inputs.ctx)?
+    } else {
+        let res = load_resources(files, inputs)?;
+        Loaded { scenario: model::build_with(&res, &inputs.build)?, options: PolicyOptions::default() }
+    };
+    loaded.options.service_tags.merge(&load_service_tags(files, &inputs.service_tag_files)?);
+    Ok(loaded)
+}
+
+pub fn load_scenario(files: &dyn Files, inputs: &Inputs) -> Result<Scenario, Error> {
+    Ok(load(files, inputs)?.scenario)
+}
+
+/// The compiled policy of `inputs`; `given` (the command line's options)
+/// extends what the inputs state and wins where both name one value.
+pub fn load_policy(files: &dyn Files, inputs: &Inputs, given: &PolicyOptions) -> Result<Policy, Error> {
+    let loaded = load(files, inputs)?;
+    Policy::compile(&loaded.scenario, &merge_options(loaded.options, given))
+}
+
+fn merge_options(stated: PolicyOptions, given: &PolicyOptions) -> PolicyOptions {
+    let mut out = stated;
+    out.site = given.site.clone().or(out.site);
+    out.subnet = given.subnet.clone().or(out.subnet);
+    out.service_tags.merge(&given.service_tags);
+    for (name, addrs) in &given.public_dns {
+        out.public_dns.entry(name.to_ascii_lowercase()).or_default().extend(addrs);
+    }
+    out.allow_port_25 |= given.allow_port_25;
+    out
+}
+
+/// The embedded default scenario, a conformance case, as JSON.
+pub fn default_case_value() -> Result<Value, LoadError> {
+    arm::parse_json(DEFAULT_CASE, DEFAULT_CASE_NAME)
+}
+
+/// What a case file (FORMAT.md) states besides its checks: its scenario
+/// (template inline or by path relative to `file`, with the case's
+/// `parameters`, then `extra` on top) and its `site`, `service_tags` and
+/// `public_dns`. Errors name the file and the JSON path.
+pub fn load_case_setup(v: &Value, file: &Path, files: &dyn Files, extra: &ParamValues, build: &BuildOptions, ctx: &DeployContext) -> Result<Loaded, LoadError> {
+    let f = file.display().to_string();
+    let mut params = ParamValues::default();
+    if let Some(p) = v.get("parameters") {
+        for (k, val) in arm::parameter_values_from_object(p, &f, "$.parameters")? {
+            params.values.push((k, val, f.clone()));
+        }
+    }
+    params.values.extend(extra.values.iter().cloned());
+    let resources = match v.get("template") {
+        Some(Value::String(rel)) => {
+            let path = file.parent().unwrap_or(Path::new(".")).join(rel);
+            let tf = path.display().to_string();
+            let text = files.read(&path).map_err(|e| LoadError::new(&f, "$.template", format!("cannot read template '{tf}': {e}")))?;
+            arm::detect_and_load(&text, &tf, &params, ctx)?
+        }
+        Some(t @ Value::Object(_)) => arm::expand_template(t, &f, &params, ctx)?,
+        _ => return Err(LoadError::new(&f, "$.template", "expected an inline template object or a path")),
+    };
+    let scenario = model::build_with(&resources, build)?;
+    let service_tags = match v.get("service_tags") {
+        Some(t) => ServiceTags::from_map(t, &f, "$.service_tags")?,
+        None => ServiceTags::default(),
+    };
+    let public_dns = match v.get("public_dns") {
+        Some(m) => parse_public_dns(m, &f)?,
+        None => BTreeMap::new(),
+    };
+    let site = v.get("site").and_then(|s| s.as_str()).map(str::to_string);
+    Ok(Loaded { scenario, options: PolicyOptions { site, service_tags, public_dns, ..Default::default() } })
+}
+
+/// A case's `public_dns`: `{"host.name": "a.b.c.d" | ["a.b.c.d", ...]}`.
+fn parse_public_dns(m: &Value, f: &str) -> Result<BTreeMap<String, Vec<Ipv4Addr>>, LoadError> {
+    let obj = m.as_object().ok_or_else(|| LoadError::new(f, "$.public_dns", "expected an object {\"host.name\": \"a.b.c.d\"}"))?;
+    let mut out = BTreeMap::new();
+    for (host, a) in obj {
+        let at = format!("$.public_dns.{host}");
+        let list: Vec<&Value> = match a {
+            Value::Array(xs) => xs.iter().collect(),
+            other => vec![other],
+        };
+        let mut addrs = Vec::new();
+        for x in list {
+            let s = x.as_str().ok_or_else(|| LoadError::new(f, &at, "expected an IPv4 address string"))?;
+            addrs.push(s.parse().map_err(|_| LoadError::new(f, &at, format!("'{s}' is not an IPv4 address")))?);
+        }
+        out.insert(host.to_ascii_lowercase(), addrs);
+    }
+    Ok(out)
 }
 
 /// `NAME=ADDR` for `--public-ip` and `--public-dns`.
@@ -69,10 +183,10 @@ pub fn parse_name_addr(s: &str, flag: &str) -> Result<(String, Ipv4Addr), Error>
     Ok((n.trim().to_string(), a))
 }
 
-pub fn load_service_tags(files: &[PathBuf]) -> Result<ServiceTags, Error> {
+pub fn load_service_tags(files: &dyn Files, paths: &[PathBuf]) -> Result<ServiceTags, Error> {
     let mut tags = ServiceTags::default();
-    for f in files {
-        tags.merge(&ServiceTags::from_azure_file(&read(f)?, &f.display().to_string())?);
+    for f in paths {
+        tags.merge(&ServiceTags::from_azure_file(&read(files, f)?, &f.display().to_string())?);
     }
     Ok(tags)
 }

@@ -1,8 +1,11 @@
 //! The policy engine on the real quickstart templates and the public
 //! conformance cases in ../shared (the repository is cloned beside it).
 
+mod test_disk;
+
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
+use test_disk::TestDisk;
 use vnetlab_core::check::{self, parse_flow};
 use vnetlab_core::conformance;
 use vnetlab_core::decision::{NextHopType, Path, Resolution, SourceNat};
@@ -22,7 +25,7 @@ fn arm(name: &str) -> PathBuf {
 fn scenario_of(files: &[PathBuf], params: &[&str], param_files: &[PathBuf]) -> vnetlab_core::model::Scenario {
     let inputs =
         Inputs { files: files.to_vec(), params: params.iter().map(|s| s.to_string()).collect(), param_files: param_files.to_vec(), ..Default::default() };
-    scenario::load_scenario(&inputs).unwrap_or_else(|e| panic!("{files:?} should load: {e}"))
+    scenario::load_scenario(&TestDisk, &inputs).unwrap_or_else(|e| panic!("{files:?} should load: {e}"))
 }
 
 fn policy(file: &str, opts: PolicyOptions) -> Policy {
@@ -41,7 +44,7 @@ fn route_to(p: &Policy, prefix: &str) -> Vec<(NextHopType, RouteSource, bool)> {
 
 #[test]
 fn public_conformance_cases_all_pass() {
-    let report = conformance::run(&[shared("conformance/cases")], &Default::default(), None, |_| {}).expect("cases run");
+    let report = conformance::run(&TestDisk, &[shared("conformance/cases")], &Default::default(), None, |_| {}).expect("cases run");
     let lines: Vec<String> = report.failures.iter().map(|f| f.line()).collect();
     assert_eq!(report.failed, 0, "failures: {lines:#?}");
     assert!(report.passed >= 36, "only {} checks ran", report.passed);
@@ -145,7 +148,7 @@ fn nat_gateway_vnet_as_a_nic_in_its_subnet() {
     let inputs = Inputs { files: vec![arm("nat-gateway-vnet.json")], ..Default::default() };
     let mut inputs = inputs;
     inputs.build.public_ips.push(("myNATgateway-ip".into(), Ipv4Addr::new(198, 18, 0, 77)));
-    let sc = scenario::load_scenario(&inputs).expect("loads");
+    let sc = scenario::load_scenario(&TestDisk, &inputs).expect("loads");
     let p = Policy::compile(&sc, &PolicyOptions { subnet: Some("myVnet/mySubnet".into()), ..Default::default() }).expect("compiles");
     assert_eq!(verify(&p, "udp 198.51.100.20:123").source, Ipv4Addr::new(198, 18, 0, 77));
 }
@@ -170,11 +173,8 @@ fn route_table_create_with_its_parameters_file() {
 
 #[test]
 fn embedded_default_scenario_passes_its_checks() {
-    let v: serde_json::Value = serde_json::from_str(scenario::DEFAULT_CASE).expect("valid JSON");
-    let case = conformance::load_case_value(&v, std::path::Path::new("default"), &Default::default()).expect("loads");
-    for c in &case.checks {
-        let (actual, _) = conformance::static_actual(&case.policy, c);
-        let f = conformance::compare(&case.name, c, &actual);
-        assert!(f.is_empty(), "{:?}", f.iter().map(|x| x.line()).collect::<Vec<_>>());
-    }
+    let case = conformance::load_default_case(&TestDisk, &Default::default()).expect("loads");
+    let n = case.checks.len();
+    let report = conformance::run_case(case, None);
+    assert_eq!((report.passed, report.failed), (n, 0), "{:?}", report.failures.iter().map(|x| x.line()).collect::<Vec<_>>());
 }

@@ -2,11 +2,10 @@
 //! app's namespace through the engine into world namespaces, compared with
 //! what the policy decides for the same flows.
 //!
-//! For one case: the static answers (decision, resolution) are computed
-//! first, because the engine's datapath takes ownership of the policy; then
-//! a testbed is built (app + the four worlds), the engine started on its TUN
-//! devices, responders started in every world on the ports the checks use,
-//! and each check probed from the app's namespace from source port 49152.
+//! For one case: a testbed is built (app + the four worlds), the engine
+//! started on its TUN devices, responders started in every world on the
+//! ports the checks use, and each check probed from the app's namespace
+//! from source port 49152.
 //!
 //! What a probe observes: `allowed` (an answer came back), the `world` it
 //! arrived in and the `source_seen` there (from the responder's answer line;
@@ -23,11 +22,15 @@
 //!
 //! Service endpoint traffic stays on Microsoft's backbone in reality but is
 //! bound for a public service address, so it is delivered to `inet` with the
-//! private source (Decision::source). The live result must equal the static
-//! one: same `allowed`, and when allowed the same world and source address
-//! (the source port may be translated). Disagreements are listed in
-//! `LiveOutcome::disagreements`; comparing with the case's `expect` is the
-//! conformance runner's job.
+//! private source (Decision::source).
+//!
+//! The runner takes the core's checks (`conformance::Check`) and only
+//! observes: [`LiveOutcome::actual`] turns an outcome into the same "actual"
+//! object the static runner computes, and the core's `conformance::judge`
+//! compares it with the case's `expect` and with the static answer (same
+//! `allowed`, and when allowed the same world and source address; the
+//! source port may be translated). [`EngineRunner`] is the core's
+//! `conformance::LiveRunner` hook, so the CLI only wires it in.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -40,26 +43,13 @@ use vnetlab_testbed::dnsq::DnsAnswer;
 use vnetlab_testbed::probe::{self, ProbeOptions, ProbeReply};
 use vnetlab_testbed::{Responder, ResponderSpec, Seen, SeenLog, SeenProto, Testbed, TopologySpec, AZURE_DNS};
 
+use serde_json::Value;
+use vnetlab_core::check::{Dest, FlowSpec};
+use vnetlab_core::conformance::{self, Check, CheckKind};
 use vnetlab_core::datapath::Counters;
-use vnetlab_core::decision::{BlockedBy, Decision, Resolution, World};
+use vnetlab_core::decision::World;
 use vnetlab_core::flow::Proto;
 use vnetlab_core::policy::Policy;
-
-/// Where a flow goes: an address, or a name resolved the app's way.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LiveDest {
-    Addr(Ipv4Addr),
-    Name(String),
-}
-
-/// One check of a case, as the live runner needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LiveCheck {
-    /// `tcp`/`udp` with a port, or `icmp` (echo, port ignored).
-    Flow { proto: Proto, dest: LiveDest, port: u16 },
-    /// A name resolved through the app's resolver (168.63.129.16).
-    Resolve { name: String },
-}
 
 /// What really happened to one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,11 +68,17 @@ pub struct LiveOutcome {
     pub dest: Option<Ipv4Addr>,
     /// How the probe ended, for messages: `answered`, `rejected: ...`, `silent`, `nxdomain`, ...
     pub reply: String,
-    /// What the policy decided for the same flow (None for resolve checks
-    /// and for names that do not resolve).
-    pub static_decision: Option<Decision>,
-    /// Where live and static disagree, one sentence each; empty when they agree.
-    pub disagreements: Vec<String>,
+}
+
+impl LiveOutcome {
+    /// The outcome as the static runner's actual object for `kind`
+    /// (`conformance::static_actual`'s keys; null where traffic cannot show one).
+    pub fn actual(&self, kind: &CheckKind) -> Value {
+        match kind {
+            CheckKind::Resolve(_) => conformance::resolve_actual(self.resolved.as_deref().unwrap_or_default()),
+            CheckKind::Flow(_) => conformance::observed_flow_actual(self.allowed, self.source_seen.map(|s| *s.ip()), self.world.as_deref()),
+        }
+    }
 }
 
 /// Why a live run could not run at all (a failing check is an outcome, not an error).
@@ -152,8 +148,21 @@ pub trait Forwarder {
 }
 
 /// Runs `checks` live with the engine (reject mode on).
-pub fn run_live_checks(policy: Policy, checks: &[LiveCheck]) -> Result<Vec<LiveOutcome>, LiveError> {
+pub fn run_live_checks(policy: Policy, checks: &[Check]) -> Result<Vec<LiveOutcome>, LiveError> {
     run_live_checks_with(policy, checks, &LiveOptions::default(), start_engine)
+}
+
+/// The engine as the conformance runner's live half (`conformance --live`).
+#[derive(Debug, Clone, Default)]
+pub struct EngineRunner {
+    pub opts: LiveOptions,
+}
+
+impl conformance::LiveRunner for EngineRunner {
+    fn run(&mut self, policy: Policy, checks: &[Check]) -> Result<Vec<Value>, String> {
+        let outcomes = run_live_checks_with(policy, checks, &self.opts, start_engine).map_err(|e| e.to_string())?;
+        Ok(outcomes.iter().zip(checks).map(|(o, c)| o.actual(&c.kind)).collect())
+    }
 }
 
 /// Starts vnetlab's engine on the testbed's devices.
@@ -184,38 +193,8 @@ impl Forwarder for EngineForwarder {
     }
 }
 
-/// Static answers for one check, computed before the policy goes to the engine.
-struct Planned {
-    dest: Option<Ipv4Addr>,
-    resolution: Option<Vec<Ipv4Addr>>,
-    decision: Option<Decision>,
-}
-
-fn plan(policy: &Policy, check: &LiveCheck) -> Planned {
-    let (proto, dest, port) = match check {
-        LiveCheck::Resolve { name } => return Planned { dest: None, resolution: Some(static_addrs(policy, name)), decision: None },
-        LiveCheck::Flow { proto, dest, port } => (*proto, dest, *port),
-    };
-    let (addr, resolution) = match dest {
-        LiveDest::Addr(a) => (Some(*a), None),
-        LiveDest::Name(n) => {
-            let addrs = static_addrs(policy, n);
-            (addrs.first().copied(), Some(addrs))
-        }
-    };
-    let decision = addr.map(|a| policy.decide(&policy.flow(proto, a, port)));
-    Planned { dest: addr, resolution, decision }
-}
-
-fn static_addrs(policy: &Policy, name: &str) -> Vec<Ipv4Addr> {
-    match policy.resolve(name) {
-        Resolution::Addresses { addrs, .. } => addrs,
-        Resolution::NxDomain { .. } => Vec::new(),
-    }
-}
-
 /// `run_live_checks` with explicit options and packet mover.
-pub fn run_live_checks_with<F>(policy: Policy, checks: &[LiveCheck], opts: &LiveOptions, start: F) -> Result<Vec<LiveOutcome>, LiveError>
+pub fn run_live_checks_with<F>(policy: Policy, checks: &[Check], opts: &LiveOptions, start: F) -> Result<Vec<LiveOutcome>, LiveError>
 where
     F: FnOnce(Policy, LiveTuns, &EngineConfig) -> io::Result<Box<dyn Forwarder>>,
 {
@@ -224,7 +203,6 @@ where
     }
     // A previous run killed by Ctrl-C or a crash left its namespaces: remove them first.
     vnetlab_testbed::cleanup_stale().map_err(LiveError::Testbed)?;
-    let planned: Vec<Planned> = checks.iter().map(|c| plan(&policy, c)).collect();
 
     let mut spec = TopologySpec::standard(policy.instance_ip());
     spec.mtu = opts.mtu;
@@ -236,7 +214,7 @@ where
     let config = EngineConfig { reject: opts.reject, flow_log: None };
     let forwarder = start(policy, tuns, &config).map_err(|e| LiveError::Engine(e.to_string()))?;
 
-    let outcomes: Vec<LiveOutcome> = checks.iter().zip(planned).map(|(check, planned)| probe_check(&bed, check, planned, &log, opts)).collect();
+    let outcomes: Vec<LiveOutcome> = checks.iter().map(|check| probe_check(&bed, &check.kind, &log, opts)).collect();
 
     let stopped = forwarder.stop();
     drop(responders);
@@ -257,13 +235,13 @@ pub fn take_tuns(bed: &mut Testbed) -> Result<LiveTuns, LiveError> {
 }
 
 /// One responder per world, listening on every port any check uses.
-fn start_responders(bed: &Testbed, checks: &[LiveCheck], log: &Arc<SeenLog>) -> io::Result<Vec<Responder>> {
+fn start_responders(bed: &Testbed, checks: &[Check], log: &Arc<SeenLog>) -> io::Result<Vec<Responder>> {
     let mut tcp = BTreeSet::new();
     let mut udp = BTreeSet::new();
     for check in checks {
-        match check {
-            LiveCheck::Flow { proto: Proto::Tcp, port, .. } => tcp.insert(*port),
-            LiveCheck::Flow { proto: Proto::Udp, port, .. } => udp.insert(*port),
+        match check.kind {
+            CheckKind::Flow(FlowSpec { proto: Proto::Tcp, port, .. }) => tcp.insert(port),
+            CheckKind::Flow(FlowSpec { proto: Proto::Udp, port, .. }) => udp.insert(port),
             _ => false,
         };
     }
@@ -287,45 +265,25 @@ pub fn start_world_responders(bed: &Testbed, tcp: &BTreeSet<u16>, udp: &BTreeSet
         .collect()
 }
 
-fn probe_check(bed: &Testbed, check: &LiveCheck, planned: Planned, log: &SeenLog, opts: &LiveOptions) -> LiveOutcome {
-    let mut out = LiveOutcome {
-        allowed: false,
-        world: None,
-        source_seen: None,
-        resolved: None,
-        dest: None,
-        reply: String::new(),
-        static_decision: planned.decision,
-        disagreements: Vec::new(),
-    };
+fn probe_check(bed: &Testbed, kind: &CheckKind, log: &SeenLog, opts: &LiveOptions) -> LiveOutcome {
+    let mut out = LiveOutcome { allowed: false, world: None, source_seen: None, resolved: None, dest: None, reply: String::new() };
     let app = bed.app_netns.as_str();
-    let (proto, dest, port) = match check {
-        LiveCheck::Resolve { name } => {
-            let answer = resolve_live(app, name, opts, &mut out);
-            out.allowed = answer.is_some();
-            compare_resolution(planned.resolution.as_deref(), &mut out);
+    let FlowSpec { proto, dest, port } = match kind {
+        CheckKind::Resolve(name) => {
+            out.allowed = resolve_live(app, name, opts, &mut out).is_some();
             return out;
         }
-        LiveCheck::Flow { proto, dest, port } => (*proto, dest, *port),
+        CheckKind::Flow(spec) => spec,
     };
+    let (proto, port) = (*proto, *port);
     let addr = match dest {
-        LiveDest::Addr(a) => *a,
-        LiveDest::Name(name) => {
-            let live = resolve_live(app, name, opts, &mut out);
-            compare_resolution(planned.resolution.as_deref(), &mut out);
-            match live.and_then(|addrs| addrs.first().copied()) {
-                Some(a) => a,
-                None => {
-                    // Nothing to send to: blocked by DNS, as the static runner says.
-                    if let (Some(d), Some(a)) = (planned.decision, planned.dest) {
-                        if d.allowed {
-                            out.disagreements.push(format!("static allows the flow to {a} but the live resolver gave no address"));
-                        }
-                    }
-                    return out;
-                }
-            }
-        }
+        Dest::Addr(a) => *a,
+        // A flow to a name with several addresses uses the first, as `check::evaluate` does.
+        Dest::Name(name) => match resolve_live(app, name, opts, &mut out).and_then(|addrs| addrs.first().copied()) {
+            Some(a) => a,
+            // Nothing to send to: blocked by DNS.
+            None => return out,
+        },
     };
     out.dest = Some(addr);
     let mark = log.mark();
@@ -351,9 +309,6 @@ fn probe_check(bed: &Testbed, check: &LiveCheck, planned: Planned, log: &SeenLog
         Ok(ProbeReply::Rejected(why)) => out.reply = format!("rejected: {why}"),
         Ok(ProbeReply::Silent) => out.reply = "silent".into(),
         Err(e) => out.reply = format!("probe failed: {e}"),
-    }
-    if let Some(d) = planned.decision {
-        out.disagreements.extend(compare_with_static(&d, &out));
     }
     out
 }
@@ -385,41 +340,4 @@ fn resolve_live(app: &str, name: &str, opts: &LiveOptions, out: &mut LiveOutcome
             None
         }
     }
-}
-
-fn compare_resolution(expected: Option<&[Ipv4Addr]>, out: &mut LiveOutcome) {
-    let Some(expected) = expected else { return };
-    let live: BTreeSet<Ipv4Addr> = out.resolved.iter().flatten().copied().collect();
-    let stat: BTreeSet<Ipv4Addr> = expected.iter().copied().collect();
-    if out.resolved.is_none() || live != stat {
-        out.disagreements.push(format!("static resolution {stat:?}, live {:?} ({})", out.resolved, out.reply));
-    }
-}
-
-/// Where a probed flow's outcome differs from the decision.
-pub fn compare_with_static(decision: &Decision, out: &LiveOutcome) -> Vec<String> {
-    let mut diffs = Vec::new();
-    if decision.allowed != out.allowed {
-        let why = match decision.blocked_by {
-            Some(b) => format!(" (static: blocked by {})", BlockedBy::as_str(b)),
-            None => String::new(),
-        };
-        diffs.push(format!("static allowed={}, live allowed={} ({}){why}", decision.allowed, out.allowed, out.reply));
-        return diffs;
-    }
-    if !decision.allowed {
-        return diffs;
-    }
-    // The platform is answered by the engine itself: no world sees it.
-    let world = (decision.world != World::Platform).then(|| decision.world.name());
-    if world != out.world.as_deref() {
-        diffs.push(format!("static world {:?}, live world {:?}", world, out.world));
-    }
-    if world.is_some() {
-        match out.source_seen {
-            Some(s) if *s.ip() == decision.source => {}
-            other => diffs.push(format!("static source {}, live source {:?}", decision.source, other)),
-        }
-    }
-    diffs
 }

@@ -87,7 +87,8 @@ fn datapath_agrees_with_every_conformance_case() {
     let mut checked = 0;
     for file in cases() {
         for reject in [false, true] {
-            let case = conformance::load_case(&file, &DeployContext::default()).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            let case =
+                conformance::load_case(&vnetlab_engine::disk::Disk, &file, &DeployContext::default()).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
             let app = case.policy.instance_ip();
             let checks = case.checks.clone();
             let mut dp = Datapath::new(case.policy, DatapathOptions { reject, ..Default::default() });

@@ -20,6 +20,7 @@ use vnetlab_core::datapath::{Datapath, DatapathOptions};
 use vnetlab_core::decision::World;
 use vnetlab_core::policy::{Policy, PolicyOptions};
 use vnetlab_core::scenario::{load_scenario, Inputs};
+use vnetlab_engine::disk::Disk;
 use vnetlab_engine::engine::{self, Devices, EngineHandle, FlowLogWriter};
 use vnetlab_testbed::{run_in_netns, Testbed, TopologySpec};
 
@@ -30,7 +31,7 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 
 fn policy() -> Policy {
     let files = vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../benches/scenarios/datapath.toml")];
-    let scenario = load_scenario(&Inputs { files, ..Default::default() }).expect("bench scenario loads");
+    let scenario = load_scenario(&Disk, &Inputs { files, ..Default::default() }).expect("bench scenario loads");
     Policy::compile(&scenario, &PolicyOptions::default()).expect("policy")
 }
 
@@ -63,11 +64,9 @@ fn start(offload: bool) -> Running {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and TUN devices"]
 fn bulk_tcp_crosses_the_engine_in_tso_segments_intact() {
-    if !vnetlab_testbed::is_root() {
-        eprintln!("skipped: needs root (network namespaces, TUN devices)");
-        return;
-    }
+    assert!(vnetlab_testbed::is_root(), "needs root: network namespaces and TUN devices");
     let Running { bed, engine: handle, log_path } = start(true);
     let inet_ns = bed.worlds[0].netns.clone();
     let app_ns = bed.app_netns.clone();
@@ -138,11 +137,9 @@ fn bulk_tcp_crosses_the_engine_in_tso_segments_intact() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and TUN devices"]
 fn udp_round_trip_through_the_engine_without_offloads() {
-    if !vnetlab_testbed::is_root() {
-        eprintln!("skipped: needs root (network namespaces, TUN devices)");
-        return;
-    }
+    assert!(vnetlab_testbed::is_root(), "needs root: network namespaces and TUN devices");
     let Running { bed, engine: handle, log_path } = start(false);
     let server_addr = SocketAddrV4::new(SERVER, 5201);
     // Bound to the address itself (local in the world's AnyIP table), so the

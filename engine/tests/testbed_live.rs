@@ -1,5 +1,5 @@
-//! The live runner's own machinery (testbed, responders, probes, the
-//! comparison with the static decision) driven with a stand-in packet mover
+//! The live runner's own machinery (testbed, responders, probes, and its
+//! answers judged by the core against the static ones) driven with a stand-in packet mover
 //! that copies every app packet to the `vnet` world unchanged. The engine
 //! itself is exercised once it is wired into `live::start_engine`.
 //!
@@ -19,9 +19,12 @@ use std::thread::JoinHandle;
 
 use serde_json::json;
 use vnetlab_core::arm::Resource;
-use vnetlab_core::flow::Proto;
+use vnetlab_core::check::parse_flow;
+use vnetlab_core::conformance::{self, Check, CheckKind};
 use vnetlab_core::policy::{Policy, PolicyOptions};
-use vnetlab_engine::live::{self, EngineConfig, Forwarder, LiveCheck, LiveDest, LiveError, LiveOptions, LiveTuns};
+use vnetlab_engine::live::{self, EngineConfig, Forwarder, LiveError, LiveOptions, LiveTuns};
+
+const NEEDS_ROOT: &str = "needs root: network namespaces and TUN devices";
 
 const SUB: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-vnetlab/providers";
 
@@ -109,17 +112,21 @@ fn start_to_vnet(_p: Policy, tuns: LiveTuns, _c: &EngineConfig) -> io::Result<Bo
     Ok(Box::new(ToVnet { stop, thread: Some(thread), _others: others }))
 }
 
+fn flow(text: &str) -> Check {
+    Check { text: text.into(), kind: CheckKind::Flow(parse_flow(text).expect("valid flow")), expect: Default::default() }
+}
+
+/// What the core's judge says about a live answer, by failing key.
+fn judged(check: &Check, live: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
+    let (stat, _) = conformance::static_actual(&policy(), check);
+    conformance::judge("testbed", check, &stat, Some(live)).into_iter().map(|f| (f.key, f.expected)).collect()
+}
+
 #[test]
+#[ignore = "needs root: network namespaces and TUN devices"]
 fn live_outcomes_are_compared_with_the_static_decision() {
-    if !vnetlab_testbed::is_root() {
-        eprintln!("skipped: needs root (network namespaces)");
-        return;
-    }
-    let checks = vec![
-        LiveCheck::Flow { proto: Proto::Tcp, dest: LiveDest::Addr("10.0.1.5".parse().unwrap()), port: 443 },
-        LiveCheck::Flow { proto: Proto::Tcp, dest: LiveDest::Addr("198.51.100.20".parse().unwrap()), port: 443 },
-        LiveCheck::Flow { proto: Proto::Icmp, dest: LiveDest::Addr("10.0.1.6".parse().unwrap()), port: 0 },
-    ];
+    assert!(vnetlab_testbed::is_root(), "{NEEDS_ROOT}");
+    let checks = vec![flow("tcp 10.0.1.5:443"), flow("tcp 198.51.100.20:443"), flow("icmp 10.0.1.6")];
     let out = live::run_live_checks_with(policy(), &checks, &LiveOptions::default(), start_to_vnet).expect("live run");
     assert_eq!(out.len(), 3);
 
@@ -127,28 +134,27 @@ fn live_outcomes_are_compared_with_the_static_decision() {
     assert!(vnet.allowed, "{vnet:?}");
     assert_eq!(vnet.world.as_deref(), Some("vnet"));
     assert_eq!(vnet.source_seen, Some("10.0.2.4:49152".parse().unwrap()));
-    assert!(vnet.disagreements.is_empty(), "{:?}", vnet.disagreements);
+    assert_eq!(judged(&checks[0], &vnet.actual(&checks[0].kind)), vec![]);
 
+    // The stand-in delivers to the wrong world with the private source.
     let direct = &out[1];
     assert!(direct.allowed);
-    assert_eq!(direct.static_decision.map(|d| d.source), Some("198.51.100.7".parse().unwrap()));
-    assert_eq!(direct.disagreements.len(), 2, "{:?}", direct.disagreements);
-    assert!(direct.disagreements[0].contains("world"));
-    assert!(direct.disagreements[1].contains("198.51.100.7"));
+    assert_eq!(
+        judged(&checks[1], &direct.actual(&checks[1].kind)),
+        vec![("source (live vs static)".to_string(), json!("198.51.100.7")), ("world (live vs static)".to_string(), json!("inet"))]
+    );
 
     let echo = &out[2];
     assert!(echo.allowed, "{echo:?}");
     assert_eq!(echo.source_seen.map(|s| *s.ip()), Some("10.0.2.4".parse().unwrap()));
-    assert!(echo.disagreements.is_empty(), "{:?}", echo.disagreements);
+    assert_eq!(judged(&checks[2], &echo.actual(&checks[2].kind)), vec![]);
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and TUN devices"]
 fn live_runner_reports_a_missing_engine() {
-    if !vnetlab_testbed::is_root() {
-        eprintln!("skipped: needs root (network namespaces)");
-        return;
-    }
-    let checks = vec![LiveCheck::Resolve { name: "example.com".into() }];
+    assert!(vnetlab_testbed::is_root(), "{NEEDS_ROOT}");
+    let checks = vec![Check { text: "resolve example.com".into(), kind: CheckKind::Resolve("example.com".into()), expect: Default::default() }];
     match live::run_live_checks_with(policy(), &checks, &LiveOptions::default(), |_, _, _| Err(io::Error::other("no engine here"))) {
         Err(LiveError::Engine(msg)) => assert!(msg.contains("no engine here")),
         other => panic!("expected an engine error, got {other:?}"),

@@ -22,10 +22,9 @@ fn spec() -> TopologySpec {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and TUN devices"]
 fn traffic_from_app_reaches_any_address_in_the_world() {
-    if !common::root_or_skip() {
-        return;
-    }
+    common::require_root();
     let mut bed = Testbed::create(&spec()).expect("testbed");
     let app_ns = bed.app_netns.clone();
     let inet_ns = bed.world_netns("inet").expect("inet world").to_string();

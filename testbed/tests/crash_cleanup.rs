@@ -15,13 +15,17 @@ fn spec() -> TopologySpec {
     TopologySpec { instance_ip: "10.0.2.4".parse().unwrap(), tun_name: "vltun0".into(), worlds: vec!["vnet".into(), "inet".into()], mtu: 1400, offload: false }
 }
 
-/// Child side (run only by `stale_testbed_of_killed_run_is_removed`):
-/// builds a testbed, prints its prefix and waits for stdin to close, which
-/// never happens before the parent kills it.
+/// Child side of `stale_testbed_of_killed_run_is_removed`, not a test of
+/// its own: the parent runs this test binary again with `CHILD_ENV` set and
+/// `--ignored --exact crash_child`; the child builds a testbed, prints its
+/// prefix and waits for stdin to close, which never happens before the
+/// parent kills it. Run any other way (`--include-ignored`), it does nothing
+/// and says so, testing nothing.
 #[test]
 #[ignore = "child process of stale_testbed_of_killed_run_is_removed"]
 fn crash_child() {
     if std::env::var_os(CHILD_ENV).is_none() {
+        eprintln!("crash_child: nothing to do: only the child process of stale_testbed_of_killed_run_is_removed ({CHILD_ENV} set) builds a testbed");
         return;
     }
     let bed = Testbed::create(&spec()).expect("child testbed");
@@ -31,10 +35,9 @@ fn crash_child() {
 }
 
 #[test]
+#[ignore = "needs root: network namespaces and TUN devices"]
 fn stale_testbed_of_killed_run_is_removed() {
-    if !common::root_or_skip() {
-        return;
-    }
+    common::require_root();
     let exe = std::env::current_exe().expect("test binary path");
     let mut child = Command::new(exe)
         .args(["--ignored", "--exact", "crash_child", "--nocapture", "--test-threads=1"])

@@ -1,4 +1,4 @@
-//! Helpers of the testbed's own tests: a root check and a trivial relay
+//! Helpers of the testbed's own tests: the root requirement and a trivial relay
 //! that copies packets between two TUN descriptors (standing in for the
 //! engine, which lives in the main crate).
 
@@ -9,14 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-/// True when the test can run; otherwise prints why it is skipped.
-pub fn root_or_skip() -> bool {
-    if vnetlab_testbed::is_root() {
-        true
-    } else {
-        eprintln!("skipped: needs root (network namespaces)");
-        false
-    }
+/// Root-only tests are `#[ignore]`d; run with `--include-ignored` as
+/// another user, they fail here instead of passing without testing.
+#[track_caller]
+pub fn require_root() {
+    assert!(vnetlab_testbed::is_root(), "needs root: network namespaces and TUN devices");
 }
 
 /// Copies every packet from one TUN to the other, both ways, until stopped
