@@ -8,6 +8,15 @@ set -u
 # command -> package
 declare -A PKG=( [ip]=iproute2 [iperf3]=iperf3 [nft]=nftables [sysctl]=procps )
 
+# The test command checks formatting and lints: add the toolchain's
+# components when this toolchain lacks them (rustup fetches them from the
+# same place as the toolchain).
+if command -v rustup >/dev/null 2>&1; then
+    for comp in rustfmt clippy; do
+        rustup component list --installed 2>/dev/null | grep -q "^$comp" || rustup component add "$comp" >&2 || true
+    done
+fi
+
 wanted=("$@")
 [ ${#wanted[@]} -eq 0 ] && wanted=(ip iperf3 nft sysctl)
 
