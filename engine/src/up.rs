@@ -10,6 +10,7 @@
 
 use std::collections::BTreeSet;
 use std::io;
+use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -130,9 +131,10 @@ where
     let responders = live::start_world_responders(&bed, &tcp, &udp, &log).map_err(|e| io_error("responders", e))?;
     let tuns = live::take_tuns(&mut bed).map_err(|e| io_error("testbed", io::Error::other(e.to_string())))?;
     let config = EngineConfig { reject: opts.reject, flow_log: opts.flow_log.clone() };
+    let hints = suggestions(&policy, &tcp);
     let forwarder = start(policy, tuns, &config).map_err(|e| io_error("engine", e))?;
 
-    print_banner(&bed, &tcp, &udp);
+    print_banner(&bed, &hints, &tcp, &udp);
     runtime.block_on(async {
         tokio::select! {
             _ = signals.0.recv() => {}
@@ -170,7 +172,7 @@ fn summary(c: &Counters) -> String {
     )
 }
 
-fn print_banner(bed: &Testbed, tcp: &BTreeSet<u16>, udp: &BTreeSet<u16>) {
+fn print_banner(bed: &Testbed, hints: &[String], tcp: &BTreeSet<u16>, udp: &BTreeSet<u16>) {
     let list = |s: &BTreeSet<u16>| s.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
     println!("testbed {} is up", bed.prefix);
     println!("  app namespace:   {}", bed.app_netns);
@@ -179,8 +181,35 @@ fn print_banner(bed: &Testbed, tcp: &BTreeSet<u16>, udp: &BTreeSet<u16>) {
     }
     println!("  responders: tcp {} udp {} (and ICMP echo), any address", list(tcp), list(udp));
     println!("try:");
-    println!("  ip netns exec {} curl http://198.51.100.20/", bed.app_netns);
+    for line in hints {
+        println!("  ip netns exec {} {line}", bed.app_netns);
+    }
     println!("Ctrl-C to stop and remove it (or `vnetlab down` after a crash).");
+}
+
+/// Public test addresses the banner tries, in order (198.51.100.0/24: documentation range).
+const SUGGESTED_HOSTS: [Ipv4Addr; 2] = [Ipv4Addr::new(198, 51, 100, 20), Ipv4Addr::new(198, 51, 100, 80)];
+
+/// Commands to try from the app's namespace, chosen by asking the policy:
+/// the first responder port and address it allows (as `curl`), and the first
+/// it denies (with a timeout, since a denied flow is dropped silently). A
+/// fixed suggestion would be wrong for most scenarios.
+fn suggestions(policy: &Policy, tcp: &BTreeSet<u16>) -> Vec<String> {
+    // Web ports first: what a reader expects to curl.
+    let mut ports: Vec<u16> = tcp.iter().copied().collect();
+    ports.sort_by_key(|&p| (p != 80 && p != 443, p));
+    let flows = || ports.iter().flat_map(|&port| SUGGESTED_HOSTS.iter().map(move |&host| (host, port)));
+    let decide = |(host, port): (Ipv4Addr, u16)| policy.decide(&policy.flow(Proto::Tcp, host, port));
+    let mut out = Vec::new();
+    if let Some((host, port)) = flows().find(|&f| decide(f).allowed) {
+        out.push(format!("curl -s http://{host}:{port}/         # allowed: the responder says which source it saw"));
+    }
+    if let Some((host, port)) = flows().find(|&f| !decide(f).allowed) {
+        let d = decide((host, port));
+        let why = d.nsg_rule.map(|i| format!("NSG rule {}", policy.rule_name(i))).unwrap_or_else(|| "the route".to_string());
+        out.push(format!("curl -s -m 3 http://{host}:{port}/   # denied by {why}: times out (exit 28)"));
+    }
+    out
 }
 
 /// `vnetlab down`: removes every vnetlab testbed. Idempotent.
@@ -192,6 +221,27 @@ pub fn down() -> Result<DownReport, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The banner's commands must do what they say on the scenario at hand
+    /// (it once suggested a flow the embedded NSG denies).
+    #[test]
+    fn suggestions_are_what_the_policy_decides() {
+        let files = crate::disk::Disk;
+        let policy = vnetlab_core::scenario::load_policy(&files, &Default::default(), &Default::default()).expect("embedded scenario");
+        let tcp: BTreeSet<u16> = COMMON_PORTS.iter().filter(|(p, _)| *p == Proto::Tcp).map(|&(_, port)| port).collect();
+        let hints = suggestions(&policy, &tcp);
+        assert_eq!(hints.len(), 2, "{hints:?}");
+        let target = |line: &str| -> (Ipv4Addr, u16) {
+            let url = line.split_whitespace().find(|w| w.starts_with("http://")).expect("a URL");
+            let (host, port) = url["http://".len()..].trim_end_matches('/').split_once(':').expect("host:port");
+            (host.parse().expect("address"), port.parse().expect("port"))
+        };
+        let (host, port) = target(&hints[0]);
+        assert!(policy.decide(&policy.flow(Proto::Tcp, host, port)).allowed, "{}", hints[0]);
+        let (host, port) = target(&hints[1]);
+        assert!(!policy.decide(&policy.flow(Proto::Tcp, host, port)).allowed, "{}", hints[1]);
+        assert!(hints[1].contains("DenyInternetOut"), "{}", hints[1]);
+    }
 
     #[test]
     fn ports_parse_with_protocols_and_reject_nonsense() {
