@@ -79,6 +79,11 @@ pub fn tcp_probe(ns: &str, dst: SocketAddrV4, opts: &ProbeOptions) -> io::Result
 
 fn tcp_exchange(dst: SocketAddrV4, opts: &ProbeOptions) -> io::Result<ProbeReply> {
     let sock = bound_socket(Type::STREAM, Protocol::TCP, opts.source_port)?;
+    // Probes reuse one source port: closing with a reset frees the tuple at
+    // once. A FIN close would leave it in LAST_ACK until the peer's ACK
+    // crosses the engine, and a quick next probe to the same address would
+    // fail with EADDRNOTAVAIL (seen on a loaded machine).
+    sock.set_linger(Some(Duration::ZERO))?;
     sock.connect_timeout(&dst.into(), opts.timeout)?;
     let mut stream: std::net::TcpStream = sock.into();
     stream.set_read_timeout(Some(opts.timeout))?;
