@@ -3,9 +3,11 @@
 //! feeds the core's `Datapath` packets and timestamps.
 //!
 //! - [`engine`]: one thread, one tokio loop over the TUN descriptors.
+//! - [`host`]: `vnetlab run`: a command behind the engine, reaching this machine.
 //! - [`live`]: the live conformance runner (real packets through a testbed).
 //! - [`up`]: `vnetlab up` / `vnetlab down`.
 
 pub mod engine;
+pub mod host;
 pub mod live;
 pub mod up;
