@@ -54,7 +54,9 @@ const ACCEPT_TIMEOUT: Duration = Duration::from_secs(10);
 type Pending = Arc<Mutex<HashMap<(SocketAddrV4, SocketAddrV4), oneshot::Sender<TcpStream>>>>;
 
 struct UdpRelay {
-    sock: Arc<UdpSocket>,
+    /// Sends directly (a tokio socket's `try_send` refuses until its first
+    /// readiness event); a clone of it feeds the reader task.
+    sock: std::net::UdpSocket,
     reader: JoinHandle<()>,
     last: Instant,
 }
@@ -116,7 +118,7 @@ impl HostRelay {
     fn udp_out(&mut self, key: Flow, world: World, payload: &[u8]) {
         if let Some(r) = self.udp.get_mut(&key) {
             r.last = Instant::now();
-            let _ = r.sock.try_send(payload);
+            let _ = r.sock.send(payload);
             return;
         }
         let (to, bind) = match target::choose(&self.maps, world, key.dst, key.dst_port, key.src) {
@@ -126,16 +128,16 @@ impl HostRelay {
                 return;
             }
         };
-        let sock = match udp_socket(to, bind) {
-            Ok(s) => Arc::new(s),
+        let (sock, reader_sock) = match udp_socket(to, bind) {
+            Ok(s) => s,
             Err(e) => {
                 eprintln!("vnetlab: udp {}:{} -> {to}: {e}", key.dst, key.dst_port);
                 return;
             }
         };
         self.report.reached(&key, format!("-> {to}"));
-        let _ = sock.try_send(payload);
-        let (reader_sock, tx) = (sock.clone(), self.tx.clone());
+        let _ = sock.send(payload);
+        let tx = self.tx.clone();
         let reader = tokio::spawn(async move {
             let mut buf = vec![0u8; 65_536];
             while let Ok(n) = reader_sock.recv(&mut buf[UDP_REPLY_PAYLOAD..]).await {
@@ -154,11 +156,13 @@ impl HostRelay {
     }
 }
 
-fn udp_socket(to: SocketAddrV4, bind: Option<Ipv4Addr>) -> io::Result<UdpSocket> {
+/// A host socket connected to `to`: the sending half and the reader.
+fn udp_socket(to: SocketAddrV4, bind: Option<Ipv4Addr>) -> io::Result<(std::net::UdpSocket, UdpSocket)> {
     let s = std::net::UdpSocket::bind((bind.unwrap_or(Ipv4Addr::UNSPECIFIED), 0))?;
     s.connect(to)?;
     s.set_nonblocking(true)?;
-    UdpSocket::from_std(s)
+    let reader = UdpSocket::from_std(s.try_clone()?)?;
+    Ok((s, reader))
 }
 
 async fn tcp_connect(to: SocketAddrV4, bind: Option<Ipv4Addr>) -> io::Result<TcpStream> {
