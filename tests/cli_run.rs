@@ -168,15 +168,16 @@ fn exit_status_is_the_commands() {
     assert!(!d.stderr.contains("flows by destination"), "--quiet: {}", d.stderr);
 }
 
-/// PIDs whose parent is `ppid` (from /proc/*/stat).
-fn children_of(ppid: u32) -> Vec<u32> {
+/// PIDs whose parent is `ppid` and whose command name is `comm` (from /proc).
+fn children_of(ppid: u32, comm: &str) -> Vec<u32> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
         // "pid (comm) state ppid ...": comm may hold spaces, so split after ')'.
         let parent = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)).and_then(|p| p.parse::<u32>().ok());
-        if parent == Some(ppid) {
+        let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if parent == Some(ppid) && name.trim_end() == comm {
             out.push(pid);
         }
     }
@@ -192,7 +193,8 @@ fn sigterm_reaches_the_command() {
     let pid = child.id();
     let deadline = Instant::now() + TIMEOUT;
     let cmd = loop {
-        if let Some(&c) = children_of(pid).first() {
+        // vnetlab's other children are short-lived `ip` commands.
+        if let Some(&c) = children_of(pid, "sh").first() {
             break c;
         }
         assert!(Instant::now() < deadline, "the command never started");
@@ -200,7 +202,7 @@ fn sigterm_reaches_the_command() {
     };
     // Let sh install its trap (it is in the loop once it has a child of its own).
     let deadline = Instant::now() + TIMEOUT;
-    while children_of(cmd).is_empty() && Instant::now() < deadline {
+    while children_of(cmd, "sleep").is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     // SAFETY: signalling the vnetlab process this test started, by its PID.
