@@ -100,12 +100,21 @@ fn new_netns(what: &str, setup: impl FnOnce() -> io::Result<OwnedFd> + Send) -> 
     .map_err(ctx)
 }
 
+/// Sysctls of the app's namespace. In a user namespace ping_group_range
+/// accepts only mapped groups: there it is `0 0` (root inside, which CMD is).
+fn app_sysctl(key: &str, value: &str) -> io::Result<()> {
+    match netns::sysctl_here(key, value) {
+        Err(_) if key.ends_with("ping_group_range") => netns::sysctl_here(key, "0 0"),
+        r => r,
+    }
+}
+
 impl Sandbox {
     pub fn build(instance_ip: Ipv4Addr, mtu: u16, offload: bool) -> io::Result<Sandbox> {
         let opts = TunOptions { vnet_hdr: offload, ..Default::default() };
         let (app_ns, app_tun) = new_netns("app", || {
             let tun = create_tun_here(TUN_NAME, mtu, opts)?;
-            app_addresses(instance_ip, TUN_NAME, &|a| netns::ip(a), &netns::sysctl_here)?;
+            app_addresses(instance_ip, TUN_NAME, &|a| netns::ip(a), &app_sysctl)?;
             Ok(tun)
         })?;
         let (host_ns, host_tun) = new_netns("host world", || {
