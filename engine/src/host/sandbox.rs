@@ -12,7 +12,8 @@
 //!   the TUN) and the host world (the testbed's AnyIP world layout).
 //! - CMD: `setns` into the app's namespace, a private mount namespace
 //!   (`/` made rslave) and a generated resolv.conf bind-mounted over
-//!   /etc/resolv.conf, all in `pre_exec` (system calls only, no allocation).
+//!   /etc/resolv.conf, all in `pre_exec` (system calls only, no allocation);
+//!   CMD gets SIGKILL if vnetlab dies.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -138,6 +139,12 @@ pub fn command(argv: &[String], app_ns: &OwnedFd, resolv: &Path, env: &[(String,
     // namespace descriptor were made before the fork.
     unsafe {
         cmd.pre_exec(move || {
+            // CMD dies with vnetlab (even `kill -9`), so nothing keeps the
+            // app's namespace alive; the spawning thread is main, which lives
+            // until vnetlab exits.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
             if libc::setns(ns, libc::CLONE_NEWNET) != 0 || libc::unshare(libc::CLONE_NEWNS) != 0 {
                 return Err(io::Error::last_os_error());
             }
