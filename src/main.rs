@@ -112,6 +112,27 @@ enum Cmd {
     },
     /// Remove every vnetlab testbed (also after a crashed run).
     Down,
+    /// Run CMD behind the emulated egress: its flows take the policy, NAT and flow log, and allowed
+    /// ones reach real services on this machine (rootless when user namespaces allow; exit status is CMD's).
+    Run {
+        #[command(flatten)]
+        input: InputArgs,
+        /// Connect TARGET (address, ADDRESS:PORT, NAME or NAME:PORT as the app resolves it) to HOST:PORT on this machine.
+        #[arg(long = "map", value_name = "TARGET=HOST:PORT")]
+        maps: Vec<String>,
+        /// Answer denied flows with TCP RST / ICMP unreachable (fail fast) instead of dropping silently.
+        #[arg(long)]
+        reject: bool,
+        /// Write flow-log records (JSON lines) to FILE.
+        #[arg(long = "flow-log", value_name = "FILE")]
+        flow_log: Option<PathBuf>,
+        /// No summary at exit.
+        #[arg(long)]
+        quiet: bool,
+        /// The command and its arguments (after --).
+        #[arg(required = true, last = true, value_name = "CMD")]
+        argv: Vec<String>,
+    },
 }
 
 #[derive(Args, Clone, Default)]
@@ -281,6 +302,12 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             }
             vnetlab_engine::up::up(policy, opts)?;
             Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Run { input, maps, reject, flow_log, quiet, argv } => {
+            let policy = load_policy(&input)?;
+            warn(&policy);
+            let opts = vnetlab_engine::host::RunOptions { argv, maps, reject, flow_log, quiet, ..Default::default() };
+            Ok(ExitCode::from(vnetlab_engine::host::run(policy, opts)?))
         }
         Cmd::Down => {
             let r = vnetlab_engine::up::down()?;

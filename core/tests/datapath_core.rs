@@ -86,7 +86,7 @@ impl PolicyView for FakePolicy {
 }
 
 fn dp(policy: FakePolicy, reject: bool) -> Datapath<FakePolicy> {
-    Datapath::new(policy, DatapathOptions { reject, max_flows: 1000, seed: 42 })
+    Datapath::new(policy, DatapathOptions { reject, max_flows: 1000, seed: 42, ..Default::default() })
 }
 
 fn at(s: u64) -> Timestamp {
@@ -446,7 +446,7 @@ fn site_outbound_exhausts_at_128_ports_per_destination() {
 
 #[test]
 fn full_table_refuses_new_flows() {
-    let mut d = Datapath::new(site(true, 4), DatapathOptions { reject: false, max_flows: 2, seed: 1 });
+    let mut d = Datapath::new(site(true, 4), DatapathOptions { reject: false, max_flows: 2, seed: 1, ..Default::default() });
     let mut reply = [0u8; 1500];
     for sport in 1..=3u16 {
         let mut p = udp(APP, WEB, sport, 443, b"q");

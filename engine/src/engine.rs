@@ -19,13 +19,20 @@
 //! Per packet nothing is allocated: one receive buffer and one reply buffer
 //! are reused. The clock is read here, once per batch, and passed in as a
 //! `Timestamp`.
+//!
+//! `run_with` adds a `Sidecar`: what `vnetlab run` puts next to the TUN
+//! devices (host sockets). It receives the held SYNs of `Verdict::Connect`,
+//! may take packets bound for a world (the UDP relay), sees the flow-log
+//! records as they are made, and feeds back connect outcomes and packets
+//! that stand for a world's replies. Its worlds may share one device
+//! (`WorldDevices::Shared`). `run` is `run_with` without a sidecar.
 
 use std::future::{poll_fn, Future};
 use std::io::{self, BufWriter, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::mpsc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -33,8 +40,9 @@ use tokio::io::unix::AsyncFd;
 
 use vnetlab_core::datapath::flowlog::{FlowRecord, WallClock};
 use vnetlab_core::datapath::packet::Offload;
-use vnetlab_core::datapath::{Counters, Datapath, PolicyView, Verdict};
+use vnetlab_core::datapath::{ConnectOutcome, Counters, Datapath, PolicyView, Verdict};
 use vnetlab_core::decision::World;
+use vnetlab_core::flow::Flow;
 use vnetlab_core::time::Timestamp;
 use vnetlab_testbed::VNET_HDR_LEN;
 
@@ -135,37 +143,133 @@ fn write_fd(fd: &OwnedFd, buf: &[u8]) -> io::Result<usize> {
     }
 }
 
+/// What a device stands for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    App,
+    World(World),
+    /// Every forwarded world (`WorldDevices::Shared`).
+    AnyWorld,
+}
+
 /// A device slot: index 0 is the app, then the worlds.
 struct Dev {
     fd: AsyncFd<OwnedFd>,
-    world: Option<World>,
+    role: Role,
+}
+
+/// The world side of the engine: one device per world (`up`, live runs),
+/// or one device that every forwarded world shares (`vnetlab run`'s host
+/// world, where every allowed flow reaches this machine).
+pub enum WorldDevices {
+    PerWorld(Vec<(World, OwnedFd)>),
+    Shared(OwnedFd),
+}
+
+/// What the sidecar hands back to the loop.
+#[derive(Debug)]
+pub enum SidecarEvent {
+    /// The connect for `flow` ended; `held` is the SYN from `Sidecar::connect`
+    /// (with its device header).
+    ConnectDone { flow: Flow, held: Vec<u8>, outcome: ConnectOutcome },
+    /// A packet (plain IPv4, no device header) that a world sent towards a
+    /// translated source, such as a relayed UDP reply.
+    FromWorld(Vec<u8>),
+}
+
+/// Host-side work beside the devices (see the module comment). Called on
+/// the engine's thread, inside its tokio runtime, so it may spawn tasks.
+pub trait Sidecar {
+    /// `Verdict::Connect`: `held` is the translated SYN after `hdr` bytes of
+    /// device header; answer later with `SidecarEvent::ConnectDone`.
+    fn connect(&mut self, flow: Flow, world: World, held: &[u8], hdr: usize);
+    /// A packet bound for `world` (after `hdr` bytes of header): true if the
+    /// sidecar took it, false to write it to the world's device.
+    fn to_world(&mut self, world: World, pkt: &[u8], hdr: usize) -> bool;
+    /// Flow-log records, as soon as the datapath made them.
+    fn records(&mut self, records: &[FlowRecord]);
+    /// Once a second.
+    fn tick(&mut self);
+    /// The next event, if any.
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<SidecarEvent>;
+}
+
+/// No sidecar: `run`.
+pub struct NoSidecar;
+
+impl Sidecar for NoSidecar {
+    fn connect(&mut self, _: Flow, _: World, _: &[u8], _: usize) {}
+    fn to_world(&mut self, _: World, _: &[u8], _: usize) -> bool {
+        false
+    }
+    fn records(&mut self, _: &[FlowRecord]) {}
+    fn tick(&mut self) {}
+    fn poll_event(&mut self, _: &mut Context<'_>) -> Poll<SidecarEvent> {
+        Poll::Pending
+    }
 }
 
 /// Runs the datapath over `devices` until `shutdown` completes; returns the counters.
 pub async fn run<P: PolicyView>(
-    mut datapath: Datapath<P>,
+    datapath: Datapath<P>,
     devices: Devices,
     log: Option<FlowLogWriter>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<Counters> {
+    run_with(datapath, devices.app, WorldDevices::PerWorld(devices.worlds), devices.vnet_hdr, log, &mut NoSidecar, shutdown).await
+}
+
+/// Where a verdict's bytes go.
+enum Out {
+    Dev(usize),
+    /// Taken by the sidecar, or dropped.
+    Done,
+}
+
+/// `run` with worlds that may share a device and a sidecar.
+pub async fn run_with<P: PolicyView, S: Sidecar>(
+    mut datapath: Datapath<P>,
+    app: OwnedFd,
+    worlds: WorldDevices,
+    vnet_hdr: bool,
+    log: Option<FlowLogWriter>,
+    sidecar: &mut S,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<Counters> {
     // Packets start after the header room; replies get an all-zero header
     // (a plain packet, checksums complete).
-    let h = if devices.vnet_hdr { VNET_HDR_LEN } else { 0 };
-    let mut devs = Vec::with_capacity(1 + devices.worlds.len());
-    for (world, fd) in std::iter::once((None, devices.app)).chain(devices.worlds.into_iter().map(|(w, fd)| (Some(w), fd))) {
+    let h = if vnet_hdr { VNET_HDR_LEN } else { 0 };
+    let worlds: Vec<(Role, OwnedFd)> = match worlds {
+        WorldDevices::PerWorld(v) => v.into_iter().map(|(w, fd)| (Role::World(w), fd)).collect(),
+        WorldDevices::Shared(fd) => vec![(Role::AnyWorld, fd)],
+    };
+    let mut devs = Vec::with_capacity(1 + worlds.len());
+    for (role, fd) in std::iter::once((Role::App, app)).chain(worlds) {
         set_nonblocking(&fd)?;
         // SAFETY: the OwnedFd is moved into the AsyncFd, which keeps it open
         // (and its number unchanged) for its whole lifetime.
         let fd = unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }?;
-        devs.push(Dev { fd, world });
+        devs.push(Dev { fd, role });
     }
     // world -> device index, for delivery.
     let mut target = [usize::MAX; World::FORWARDED.len()];
     for (i, d) in devs.iter().enumerate() {
-        if let Some(w) = d.world {
-            target[w as usize] = i;
+        match d.role {
+            Role::World(w) => target[w as usize] = i,
+            Role::AnyWorld => target = [i; World::FORWARDED.len()],
+            Role::App => {}
         }
     }
+    let write = |datapath: &mut Datapath<P>, devs: &[Dev], dst: usize, bytes: &[u8]| match devs.get(dst) {
+        // A full device queue or a vanished device loses the packet,
+        // as a congested link would; TCP recovers.
+        Some(d) => {
+            if write_fd(d.fd.get_ref(), bytes).is_err() {
+                datapath.count_write_error();
+            }
+        }
+        None => datapath.count_write_error(),
+    };
 
     let origin = Instant::now();
     let unix_now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -185,12 +289,40 @@ pub async fn run<P: PolicyView>(
             () = &mut shutdown => break,
             _ = ticker.tick() => {
                 datapath.tick(now());
+                sidecar.tick();
+                let seen = records.len();
                 datapath.drain_log(&mut records);
+                sidecar.records(&records[seen..]);
                 if let Some(w) = &log {
                     w.send(wall, std::mem::take(&mut records));
                 } else {
                     records.clear();
                 }
+                continue;
+            }
+            ev = poll_fn(|cx| sidecar.poll_event(cx)) => {
+                let t = now();
+                match ev {
+                    SidecarEvent::ConnectDone { flow, held, outcome } => {
+                        let pkt = held.get(h..).unwrap_or_default();
+                        match datapath.connect_result(&flow, outcome, pkt, t, &mut reply[h..]) {
+                            Verdict::ToWorld(w) => write(&mut datapath, &devs, target[w as usize], &held),
+                            Verdict::ReplyToApp { len } => write(&mut datapath, &devs, 0, &reply[..h + len]),
+                            _ => {}
+                        }
+                    }
+                    SidecarEvent::FromWorld(pkt) => {
+                        let Some(buf) = rx.get_mut(..h + pkt.len()) else { continue };
+                        buf[..h].fill(0);
+                        buf[h..].copy_from_slice(&pkt);
+                        if let Verdict::ToApp = datapath.from_any_world(&mut buf[h..], Offload::default(), t, &mut reply[h..]) {
+                            write(&mut datapath, &devs, 0, &rx[..h + pkt.len()]);
+                        }
+                    }
+                }
+                let seen = records.len();
+                datapath.drain_log(&mut records);
+                sidecar.records(&records[seen..]);
                 continue;
             }
             i = poll_fn(|cx| {
@@ -216,33 +348,38 @@ pub async fn run<P: PolicyView>(
             // the datapath counts as malformed.
             let (hdr, pkt) = rx[..n].split_at_mut(h.min(n));
             let off = if h > 0 && hdr.len() == h { offload_of(hdr) } else { Offload::default() };
-            let verdict = match devs[ready].world {
-                None => datapath.from_app(pkt, off, t, &mut reply[h..]),
-                Some(w) => datapath.from_world(w, pkt, off, t, &mut reply[h..]),
+            let verdict = match devs[ready].role {
+                Role::App => datapath.from_app(pkt, off, t, &mut reply[h..]),
+                Role::World(w) => datapath.from_world(w, pkt, off, t, &mut reply[h..]),
+                Role::AnyWorld => datapath.from_any_world(pkt, off, t, &mut reply[h..]),
             };
             // Forwarded packets keep their header: the rewrite changed no
             // length or offset in it.
-            let (dst, bytes): (usize, &[u8]) = match verdict {
-                Verdict::ToWorld(w) => (target[w as usize], &rx[..n]),
-                Verdict::ToApp => (0, &rx[..n]),
-                Verdict::ReplyToApp { len } => (0, &reply[..h + len]),
+            let (dst, bytes): (Out, &[u8]) = match verdict {
+                Verdict::ToWorld(w) if sidecar.to_world(w, &rx[..n], h) => (Out::Done, &[]),
+                Verdict::ToWorld(w) => (Out::Dev(target[w as usize]), &rx[..n]),
+                Verdict::ToApp => (Out::Dev(0), &rx[..n]),
+                Verdict::ReplyToApp { len } => (Out::Dev(0), &reply[..h + len]),
+                Verdict::Connect { flow, world } => {
+                    sidecar.connect(flow, world, &rx[..n], h);
+                    (Out::Done, &[])
+                }
                 Verdict::Drop(_) => continue,
             };
-            match devs.get(dst) {
-                // A full device queue or a vanished device loses the packet,
-                // as a congested link would; TCP recovers.
-                Some(d) => {
-                    if write_fd(d.fd.get_ref(), bytes).is_err() {
-                        datapath.count_write_error();
-                    }
-                }
-                None => datapath.count_write_error(),
+            if let Out::Dev(dst) = dst {
+                write(&mut datapath, &devs, dst, bytes);
             }
         }
+        drop(guard);
+        let seen = records.len();
+        datapath.drain_log(&mut records);
+        sidecar.records(&records[seen..]);
     }
 
     datapath.end_all(now());
+    let seen = records.len();
     datapath.drain_log(&mut records);
+    sidecar.records(&records[seen..]);
     if let Some(w) = log {
         w.send(wall, records);
         w.finish()?;

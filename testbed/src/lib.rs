@@ -25,5 +25,5 @@ pub use os::is_root;
 pub use probe::{ProbeOptions, ProbeReply, PROBE_SOURCE_PORT};
 pub use responder::{Responder, ResponderSpec};
 pub use seen::{Seen, SeenLog, SeenProto};
-pub use tun::{create_tun_in, create_tun_in_with, TunOptions, VNET_HDR_LEN};
+pub use tun::{create_tun_here, create_tun_in, create_tun_in_with, TunOptions, VNET_HDR_LEN};
 pub use world::{Testbed, TopologySpec, WorldNs, AZURE_DNS};

@@ -111,3 +111,8 @@ pub fn sysctl_in(ns: &str, key: &str, value: &str) -> io::Result<()> {
     let path = format!("/proc/sys/{key}");
     run_in_netns(ns, || std::fs::write(&path, value))?.map_err(|e| io::Error::new(e.kind(), format!("setting {key}={value} in namespace {ns}: {e}")))
 }
+
+/// Writes a sysctl in the calling thread's namespace (see `sysctl_in`).
+pub fn sysctl_here(key: &str, value: &str) -> io::Result<()> {
+    std::fs::write(format!("/proc/sys/{key}"), value).map_err(|e| io::Error::new(e.kind(), format!("setting {key}={value}: {e}")))
+}

@@ -42,6 +42,17 @@ pub fn create_tun_in_with(ns: &str, name: &str, mtu: u16, opts: TunOptions) -> i
     Ok(fd)
 }
 
+/// Creates TUN device `name` in the calling thread's namespace (a thread
+/// that has entered or unshared one: `vnetlab run`'s anonymous namespaces),
+/// sets its MTU and brings it up (`ip` runs as a child of this thread, so in
+/// the same namespace).
+pub fn create_tun_here(name: &str, mtu: u16, opts: TunOptions) -> io::Result<OwnedFd> {
+    check_ifname(name)?;
+    let fd = open_tun(name, opts)?;
+    netns::ip(&["link", "set", "dev", name, "mtu", &mtu.to_string(), "up"])?;
+    Ok(fd)
+}
+
 /// Rejects names the kernel would truncate or refuse.
 pub fn check_ifname(name: &str) -> io::Result<()> {
     let ok = !name.is_empty() && name.len() <= MAX_IFNAME && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');

@@ -174,26 +174,47 @@ impl Drop for Testbed {
 }
 
 fn configure_app(ns: &str, spec: &TopologySpec) -> io::Result<()> {
-    let tun = spec.tun_name.as_str();
-    netns::ip_in(ns, &["addr", "add", &format!("{}/32", spec.instance_ip), "dev", tun])?;
-    netns::ip_in(ns, &["route", "add", "default", "dev", tun])?;
-    // ICMP datagram sockets ("unprivileged ping") for every group, so probes need no raw socket.
-    netns::sysctl_in(ns, "net/ipv4/ping_group_range", "0 2147483647")?;
+    app_addresses(spec.instance_ip, &spec.tun_name, &|args| netns::ip_in(ns, args), &|k, v| netns::sysctl_in(ns, k, v))?;
     let etc = Path::new(netns::NETNS_ETC_DIR).join(ns);
     std::fs::create_dir_all(&etc).map_err(|e| io::Error::new(e.kind(), format!("creating {}: {e}", etc.display())))?;
     let resolv = etc.join("resolv.conf");
-    std::fs::write(&resolv, format!("# vnetlab testbed: the platform resolver\nnameserver {AZURE_DNS}\n"))
-        .map_err(|e| io::Error::new(e.kind(), format!("writing {}: {e}", resolv.display())))
+    std::fs::write(&resolv, resolv_conf()).map_err(|e| io::Error::new(e.kind(), format!("writing {}: {e}", resolv.display())))
+}
+
+/// The app's resolv.conf: the platform resolver only.
+pub fn resolv_conf() -> String {
+    format!("# vnetlab: the platform resolver\nnameserver {AZURE_DNS}\n")
+}
+
+/// Runs `ip ARGS...` in the namespace being configured.
+pub type IpIn<'a> = &'a dyn Fn(&[&str]) -> io::Result<()>;
+/// Writes a sysctl (`key` below /proc/sys) in the namespace being configured.
+pub type SysctlIn<'a> = &'a dyn Fn(&str, &str) -> io::Result<()>;
+
+/// The app's side: the instance's address on the TUN as /32, a default
+/// route through it, unprivileged ICMP echo sockets for every group.
+pub fn app_addresses(instance_ip: Ipv4Addr, tun: &str, ip: IpIn<'_>, sysctl: SysctlIn<'_>) -> io::Result<()> {
+    ip(&["addr", "add", &format!("{instance_ip}/32"), "dev", tun])?;
+    ip(&["route", "add", "default", "dev", tun])?;
+    // ICMP datagram sockets ("unprivileged ping") for every group, so probes need no raw socket.
+    sysctl("net/ipv4/ping_group_range", "0 2147483647")
 }
 
 fn configure_world(ns: &str, tun: &str) -> io::Result<()> {
+    anyip_world(tun, &|args| netns::ip_in(ns, args), &|k, v| netns::sysctl_in(ns, k, v))
+}
+
+/// Makes a namespace accept every destination arriving on `tun` as local
+/// and send everything else back through it (the layout in the module
+/// comment).
+pub fn anyip_world(tun: &str, ip: IpIn<'_>, sysctl: SysctlIn<'_>) -> io::Result<()> {
     for key in ["net/ipv4/conf/all/rp_filter", "net/ipv4/conf/default/rp_filter"] {
-        netns::sysctl_in(ns, key, "0")?;
+        sysctl(key, "0")?;
     }
-    netns::sysctl_in(ns, &format!("net/ipv4/conf/{tun}/rp_filter"), "0")?;
-    netns::ip_in(ns, &["route", "add", "local", "127.0.0.0/8", "dev", "lo", "table", "main"])?;
-    netns::ip_in(ns, &["route", "add", "default", "dev", tun])?;
-    netns::ip_in(ns, &["rule", "add", "iif", tun, "lookup", "local", "pref", "100"])?;
-    netns::ip_in(ns, &["rule", "del", "pref", "0"])?;
-    netns::ip_in(ns, &["route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "local"])
+    sysctl(&format!("net/ipv4/conf/{tun}/rp_filter"), "0")?;
+    ip(&["route", "add", "local", "127.0.0.0/8", "dev", "lo", "table", "main"])?;
+    ip(&["route", "add", "default", "dev", tun])?;
+    ip(&["rule", "add", "iif", tun, "lookup", "local", "pref", "100"])?;
+    ip(&["rule", "del", "pref", "0"])?;
+    ip(&["route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "local"])
 }

@@ -35,6 +35,11 @@ pub struct Counters {
     /// Packets that were TSO segments (several wire packets each, counted
     /// as such above): non-zero only with TUN offloads.
     pub tso_segments: u64,
+    /// `connect_first`: first SYNs held for the caller to connect, and how
+    /// those connects ended (refused ones answered with an RST).
+    pub connects: u64,
+    pub connects_refused: u64,
+    pub connects_timed_out: u64,
     drops: [u64; DropCause::ALL.len()],
 }
 
@@ -52,7 +57,9 @@ impl Counters {
     /// Packets read but neither delivered, answered nor dropped; 0 unless a
     /// path forgot to count. Each packet read ends in exactly one of: a
     /// world, the app, a drop (a reject is a drop plus a reply), or a DNS
-    /// answer; unparsable packets count only as drops.
+    /// answer; unparsable packets count only as drops. A held SYN counts
+    /// as delivered to its world when it is read (`connect_first`); a
+    /// refused connect's RST as a packet to the app and a reject.
     pub fn unaccounted(&self) -> i64 {
         let unparsed: u64 = [DropCause::Malformed, DropCause::Fragment, DropCause::NotIpv4].map(|c| self.drops(c)).iter().sum();
         let read = self.from_app.packets + self.from_world.packets + unparsed;
@@ -78,6 +85,9 @@ impl Counters {
             "records_lost": self.records_lost,
             "write_errors": self.write_errors,
             "tso_segments": self.tso_segments,
+            "connects": self.connects,
+            "connects_refused": self.connects_refused,
+            "connects_timed_out": self.connects_timed_out,
             "drops": drops,
             "unaccounted": self.unaccounted(),
         })

@@ -16,7 +16,13 @@
 //!    the gateway's addresses, first to last; site outbound: the first
 //!    outbound address; private: the source port is kept), a flow entry and
 //!    a begin record;
-//! 4. rewrite the source, deliver to the decision's world.
+//! 4. rewrite the source, deliver to the decision's world. With
+//!    `connect_first` (`vnetlab run`) a new TCP flow's translated SYN is
+//!    handed to the caller instead (`Verdict::Connect`), which connects to
+//!    the real destination first and reports with `connect_result`:
+//!    connected releases the SYN, refused answers the app with an RST, a
+//!    timeout leaves the app to its own SYN timeout (as on Azure, where a
+//!    blocked connect hangs). Retransmitted SYNs meanwhile are dropped.
 //!
 //! From a world: the reply index finds the flow (else drop: NSGs are
 //! stateful for return traffic, but nothing enters unasked), the destination
@@ -37,7 +43,7 @@ pub mod table;
 mod verdict;
 
 pub use counters::Counters;
-pub use verdict::{DatapathOptions, DropCause, PolicyView, Verdict};
+pub use verdict::{ConnectOutcome, DatapathOptions, DropCause, PolicyView, Verdict};
 
 use crate::decision::{Decision, SourceNat, World, AZURE_DNS};
 use crate::flow::{Flow, Proto};
@@ -167,8 +173,64 @@ impl<P: PolicyView> Datapath<P> {
             return self.drop(DropCause::Platform);
         }
         match self.install(key, decision, decision.world, now) {
-            Ok(id) => self.forward_out(id, pkt, &mut p, now, reply),
+            Ok(id) => {
+                let v = self.forward_out(id, pkt, &mut p, now, reply);
+                let Verdict::ToWorld(world) = v else { return v };
+                if !(self.opts.connect_first && p.proto == Proto::Tcp) {
+                    return v;
+                }
+                if let Some(e) = self.flows.get_mut(id) {
+                    e.connecting = true;
+                }
+                self.counters.connects += 1;
+                Verdict::Connect { flow: key, world }
+            }
             Err(cause) => self.drop(cause),
+        }
+    }
+
+    /// The caller's connect for `flow` (from `Verdict::Connect`) ended.
+    /// `held` is the translated SYN it kept (without any device header).
+    /// Connected: `ToWorld(world)`, write `held` there. Refused: an RST to
+    /// the app in `reply` (`ReplyToApp`) and the flow ends (`refused`).
+    /// Timed out: `Drop(Connecting)`, the flow stays half-open and expires.
+    /// A flow that is gone or not connecting: `Drop(NoFlowFromApp)`.
+    pub fn connect_result(&mut self, flow: &Flow, outcome: ConnectOutcome, held: &[u8], now: Timestamp, reply: &mut [u8]) -> Verdict {
+        let Some(id) = self.flows.lookup_app(flow) else { return Verdict::Drop(DropCause::NoFlowFromApp) };
+        let Some(e) = self.flows.get_mut(id) else { return Verdict::Drop(DropCause::NoFlowFromApp) };
+        let Action::Forward { world, .. } = e.action else { return Verdict::Drop(DropCause::NoFlowFromApp) };
+        if !e.connecting {
+            return Verdict::Drop(DropCause::NoFlowFromApp);
+        }
+        match outcome {
+            ConnectOutcome::Connected => {
+                e.connecting = false;
+                Verdict::ToWorld(world)
+            }
+            ConnectOutcome::TimedOut => {
+                self.counters.connects_timed_out += 1;
+                Verdict::Drop(DropCause::Connecting)
+            }
+            ConnectOutcome::Refused => {
+                e.state = FlowState::Closed { at: now, by: Release::Rst };
+                self.counters.connects_refused += 1;
+                // The RST answers the app's own SYN: the held one with the
+                // app's source put back.
+                let len = packet::parse(held).ok().and_then(|mut p| {
+                    (p.src, p.src_port) = (flow.src, flow.src_port);
+                    packet::build_tcp_rst(&p, reply)
+                });
+                self.end_flow(id, now, Some("refused"));
+                match len {
+                    Some(len) => {
+                        // Balances the held SYN, counted as delivered when read.
+                        self.counters.rejects += 1;
+                        add(&mut self.counters.to_app, 1, len);
+                        Verdict::ReplyToApp { len }
+                    }
+                    None => Verdict::Drop(DropCause::Malformed),
+                }
+            }
         }
     }
 
@@ -195,6 +257,10 @@ impl<P: PolicyView> Datapath<P> {
     /// The cached action for a known flow.
     fn forward_out(&mut self, id: FlowId, pkt: &mut [u8], p: &mut Packet, now: Timestamp, reply: &mut [u8]) -> Verdict {
         let Some(e) = self.flows.get_mut(id) else { return self.drop(DropCause::NoFlowFromApp) };
+        if e.connecting {
+            // The first SYN is held by the caller; retransmissions wait too.
+            return self.drop(DropCause::Connecting);
+        }
         e.on_packet(Dir::Out, p.len, p.segments, p.tcp_flags(), now);
         match e.action {
             Action::Forward { world, src, src_port } => {
@@ -331,7 +397,18 @@ impl<P: PolicyView> Datapath<P> {
     // From a world
 
     /// A packet arriving from `world` (addressed to a translated source).
-    pub fn from_world(&mut self, world: World, pkt: &mut [u8], off: Offload, now: Timestamp, _reply: &mut [u8]) -> Verdict {
+    pub fn from_world(&mut self, world: World, pkt: &mut [u8], off: Offload, now: Timestamp, reply: &mut [u8]) -> Verdict {
+        self.world_packet(Some(world), pkt, off, now, reply)
+    }
+
+    /// A packet from a device that stands for every forwarded world
+    /// (`vnetlab run`'s host world): `from_world` without the check that the
+    /// reply comes from the world its flow went to.
+    pub fn from_any_world(&mut self, pkt: &mut [u8], off: Offload, now: Timestamp, reply: &mut [u8]) -> Verdict {
+        self.world_packet(None, pkt, off, now, reply)
+    }
+
+    fn world_packet(&mut self, world: Option<World>, pkt: &mut [u8], off: Offload, now: Timestamp, _reply: &mut [u8]) -> Verdict {
         let mut p = match packet::parse(pkt) {
             Ok(p) => p.with_offload(off),
             Err(e) => return self.drop(DropCause::of(e)),
@@ -346,7 +423,7 @@ impl<P: PolicyView> Datapath<P> {
         };
         let Some(id) = self.flows.lookup_world(&reply_key) else { return self.drop(DropCause::NoFlowFromWorld) };
         let Some(e) = self.flows.get_mut(id) else { return self.drop(DropCause::NoFlowFromWorld) };
-        if !matches!(e.action, Action::Forward { world: w, .. } if w == world) {
+        if !matches!(e.action, Action::Forward { world: w, .. } if world.is_none_or(|world| w == world)) {
             return self.drop(DropCause::WrongWorld);
         }
         let app = e.key;

@@ -100,6 +100,9 @@ pub struct FlowEntry {
     pub tcp_idle_secs: u64,
     /// When the next periodic ("continue") log record is due.
     pub next_report: Timestamp,
+    /// `connect_first`: the first SYN is held while the caller connects;
+    /// nothing of the flow reaches the world until it reports success.
+    pub connecting: bool,
 }
 
 impl FlowEntry {
@@ -110,7 +113,19 @@ impl FlowEntry {
             (_, Proto::Tcp) => FlowState::SynSent,
             _ => FlowState::Open,
         };
-        FlowEntry { key, action, decision, state, out: Count::default(), inb: Count::default(), created: now, last_seen: now, tcp_idle_secs, next_report: now }
+        FlowEntry {
+            key,
+            action,
+            decision,
+            state,
+            out: Count::default(),
+            inb: Count::default(),
+            created: now,
+            last_seen: now,
+            tcp_idle_secs,
+            next_report: now,
+            connecting: false,
+        }
     }
 
     /// The tuple replies carry as they arrive from the world, for a forwarded flow.

@@ -46,11 +46,16 @@ pub struct DatapathOptions {
     pub max_flows: usize,
     /// Seed of the SNAT port choice (deterministic runs).
     pub seed: u64,
+    /// Connect before forwarding (`vnetlab run`): the first SYN of a new
+    /// allowed TCP flow is held (`Verdict::Connect`) until the caller has
+    /// tried the real destination and reports with `Datapath::connect_result`;
+    /// SYN retransmissions meanwhile are dropped (`DropCause::Connecting`).
+    pub connect_first: bool,
 }
 
 impl Default for DatapathOptions {
     fn default() -> Self {
-        DatapathOptions { reject: false, max_flows: 1 << 20, seed: 0x0076_6e65_746c_6162 }
+        DatapathOptions { reject: false, max_flows: 1 << 20, seed: 0x0076_6e65_746c_6162, connect_first: false }
     }
 }
 
@@ -66,6 +71,22 @@ pub enum Verdict {
     ReplyToApp { len: usize },
     /// Dropped (counted).
     Drop(DropCause),
+    /// `connect_first`: the translated first SYN of the new TCP flow `flow`
+    /// (the app's tuple) is in the packet buffer; the caller keeps it, tries
+    /// the real destination and reports with `Datapath::connect_result`.
+    Connect { flow: Flow, world: World },
+}
+
+/// How the caller's connect to the real destination ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectOutcome {
+    /// Something accepted: release the held SYN into the flow's world.
+    Connected,
+    /// Refused: the app gets a TCP RST answering its SYN; the flow ends.
+    Refused,
+    /// No answer (or no way there): nothing; the app's own SYN timeout
+    /// plays out as on Azure, and the flow expires half-open.
+    TimedOut,
 }
 
 /// Why a packet was dropped.
@@ -97,10 +118,12 @@ pub enum DropCause {
     TupleConflict,
     /// ICMP messages from the app other than echo requests and errors.
     Unsupported,
+    /// A SYN retransmission while the caller connects (`connect_first`).
+    Connecting,
 }
 
 impl DropCause {
-    pub const ALL: [DropCause; 13] = [
+    pub const ALL: [DropCause; 14] = [
         DropCause::Malformed,
         DropCause::Fragment,
         DropCause::NotIpv4,
@@ -114,6 +137,7 @@ impl DropCause {
         DropCause::SnatExhausted,
         DropCause::TupleConflict,
         DropCause::Unsupported,
+        DropCause::Connecting,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -130,6 +154,7 @@ impl DropCause {
             DropCause::SnatExhausted => "snat_exhausted",
             DropCause::TupleConflict => "tuple_conflict",
             DropCause::Unsupported => "unsupported",
+            DropCause::Connecting => "connecting",
         }
     }
     pub(super) fn of(e: PacketError) -> DropCause {
