@@ -329,6 +329,15 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             for r in &list.rules {
                 println!("  {:>10}  {:<5}  {}", r.priority, if r.action == vnetlab_core::model::Access::Allow { "Allow" } else { "Deny" }, r.name);
             }
+            let otherwise = match (&list.default_action, list.rules.len()) {
+                (Some((a, by)), _) => format!("{a:?} ({by})"),
+                (None, 0) => "Allow (no rules)".to_string(),
+                (None, _) => "Deny (implicit, after the rules)".to_string(),
+            };
+            println!("  otherwise: {otherwise}");
+            if !access.public_network_access {
+                println!("  (public network access is disabled: {})", access.public_decided_by);
+            }
             let d = access.decide(client, scm, &headers);
             println!("{}: {d}", if d.allowed { "ALLOWED" } else { "DENIED (HTTP 403)" });
             Ok(if d.allowed { ExitCode::SUCCESS } else { ExitCode::from(1) })

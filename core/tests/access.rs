@@ -273,3 +273,68 @@ fn bad_restrictions_are_errors_naming_the_path() {
         assert!(e.starts_with("test.json: at ") && e.contains(want), "{e} should name {want}");
     }
 }
+
+fn native(toml: &str) -> Result<AccessPolicy, Error> {
+    let res = vnetlab_core::arm::load_native(toml, "s.toml", &DeployContext::default())?;
+    let sc = vnetlab_core::model::build(&res)?;
+    let p = Policy::compile(&sc, &PolicyOptions::default())?;
+    AccessPolicy::for_site(&sc, Some("app"), &p.tags)
+}
+
+const NATIVE: &str = r#"
+[[site]]
+name = "app"
+plan = "P1v3"
+subnet = "vnet/integration"
+outbound_ips = ["198.51.100.10"]
+access_default_action = "Deny"
+scm_use_main = true
+
+[[site.access_restriction]]
+name = "DenyBadGuys"
+priority = 100
+action = "Deny"
+source = "198.51.100.9/32"
+
+[[site.access_restriction]]
+name = "AllowPartners"
+priority = 200
+action = "Allow"
+source = ["198.51.100.0/25", "198.18.0.0/16"]
+
+[[site.access_restriction]]
+name = "FromPeSubnet"
+priority = 300
+action = "Allow"
+subnet = "vnet/pe"
+headers = { x-forwarded-host = "app.contoso.com" }
+
+[[vnet]]
+name = "vnet"
+address_space = ["10.0.0.0/16"]
+
+[[vnet.subnet]]
+name = "integration"
+prefix = "10.0.2.0/24"
+
+[[vnet.subnet]]
+name = "pe"
+prefix = "10.0.1.0/24"
+"#;
+
+#[test]
+fn native_toml_access_restrictions() {
+    let a = native(NATIVE).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(judge(&a, "198.51.100.9", false), (false, "DenyBadGuys".into()));
+    assert_eq!(judge(&a, "198.18.3.3", true), (true, "AllowPartners".into()), "scm_use_main");
+    let d = a.decide(ip("198.19.0.1"), false, &[]);
+    assert_eq!(d.by, AccessBy::DefaultAction { by: "siteConfig.ipSecurityRestrictionsDefaultAction".into() });
+    assert!(a.main.rules[2].is_service_endpoint() && a.main.rules[2].has_headers());
+    let closed = native(&NATIVE.replace("scm_use_main = true", "public_network_access = \"Disabled\"")).unwrap();
+    assert!(!closed.decide(ip("198.51.100.7"), false, &[]).allowed);
+    let two = NATIVE.replace("source = \"198.51.100.9/32\"", "source = \"198.51.100.9/32\"\nservice_tag = \"AzureCloud\"");
+    let e = native(&two).expect_err("source and service_tag").to_string();
+    assert!(e.contains("s.toml: at line ") && e.contains("exactly one of source, service_tag, subnet"), "{e}");
+    let e = native(&NATIVE.replace("action = \"Deny\"", "action = \"Block\"")).expect_err("bad action").to_string();
+    assert!(e.contains("action 'Block' is not one of Allow, Deny"), "{e}");
+}

@@ -161,9 +161,9 @@ pub fn start(opts: &PublishOptions, app_ns: &OwnedFd, instance_ip: Ipv4Addr, qui
         let l = std::net::TcpListener::bind(spec.bind).map_err(|e| io::Error::new(e.kind(), format!("listening on {}: {e}", spec.bind)))?;
         l.set_nonblocking(true)?;
         if !quiet {
-            let list = opts.access.as_ref().map(|a| a.list(spec.scm).rules.len()).unwrap_or(0);
+            let (site, list) = opts.access.as_ref().map_or(("", 0), |a| (a.site.as_str(), a.list(spec.scm).rules.len()));
             let which = if spec.scm { "scm site" } else { "site" };
-            eprintln!("vnetlab: publishing {} -> app {instance_ip}:{} ({which}: {list} access restriction(s))", spec.bind, spec.app_port);
+            eprintln!("vnetlab: publishing {} -> app {instance_ip}:{} ({which} {site}: {list} access restriction(s))", spec.bind, spec.app_port);
         }
         listeners.push((l, spec.clone()));
     }

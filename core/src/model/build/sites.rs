@@ -278,7 +278,7 @@ fn read_rules(sc: &At<'_>, key: &str) -> Result<AccessRules, LoadError> {
         // The exported pseudo-rule stands for the default action.
         if priority == PSEUDO_PRIORITY && ip.is_some_and(|i| i.trim().eq_ignore_ascii_case("Any")) && subnet.is_none() && headers.is_empty() {
             if out.default_action.is_none() {
-                out.default_action = Some((action, format!("the '{name}' rule (ipAddress Any, priority {PSEUDO_PRIORITY})")));
+                out.default_action = Some((action, format!("exported rule '{name}': ipAddress Any, priority {PSEUDO_PRIORITY}")));
             }
             return Ok(());
         }
