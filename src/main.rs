@@ -9,7 +9,8 @@ use vnetlab_core::check;
 use vnetlab_core::conformance;
 use vnetlab_core::error::Error;
 use vnetlab_core::explain;
-use vnetlab_core::policy::{Policy, PolicyOptions};
+use vnetlab_core::policy::access::{parse_head, AccessPolicy};
+use vnetlab_core::policy::{Policy, PolicyOptions, Sender};
 use vnetlab_core::scenario::{self, Inputs};
 use vnetlab_engine::disk::Disk;
 
@@ -66,6 +67,20 @@ enum Cmd {
         names: Vec<String>,
         #[arg(long)]
         json: bool,
+    },
+    /// Whether a client may reach the site (or its scm site) under its inbound access restrictions.
+    Access {
+        #[command(flatten)]
+        input: InputArgs,
+        /// The client's public address.
+        #[arg(value_name = "ADDRESS")]
+        client: std::net::Ipv4Addr,
+        /// Judge by the scm (Kudu) site's restrictions.
+        #[arg(long)]
+        scm: bool,
+        /// A request header, "Name: value" (for header rules; repeatable).
+        #[arg(long = "header", value_name = "NAME: VALUE")]
+        headers: Vec<String>,
     },
     /// Run conformance cases (FORMAT.md): PATH is a case file or a folder of them.
     Conformance {
@@ -129,6 +144,18 @@ enum Cmd {
         /// No summary at exit.
         #[arg(long)]
         quiet: bool,
+        /// Forward [ADDR:]HOSTPORT (ADDR default 127.0.0.1) to port APPPORT (default HOSTPORT) of the app,
+        /// at the instance's private address in its namespace; the site's access restrictions decide who
+        /// may connect (denied: HTTP 403; the app not answering: HTTP 502).
+        #[arg(long = "publish", value_name = "[ADDR:]HOSTPORT[:APPPORT]")]
+        publish: Vec<String>,
+        /// As --publish, judged by the scm (Kudu) site's access restrictions.
+        #[arg(long = "publish-scm", value_name = "[ADDR:]HOSTPORT[:APPPORT]")]
+        publish_scm: Vec<String>,
+        /// Judge published connections from loopback address LOOPBACK as coming from ADDRESS
+        /// (unmapped loopback clients are judged as 198.51.100.1).
+        #[arg(long = "client-source", value_name = "LOOPBACK=ADDRESS")]
+        client_sources: Vec<String>,
         /// The command and its arguments (after --).
         #[arg(required = true, last = true, value_name = "CMD")]
         argv: Vec<String>,
@@ -291,6 +318,30 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             }
             Ok(if report.failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
+        Cmd::Access { input, client, scm, headers } => {
+            let p = load_policy(&input)?;
+            warn(&p);
+            let access = access_policy(&input, &p)?;
+            let head = format!("GET / HTTP/1.1\r\n{}\r\n", headers.iter().map(|h| format!("{h}\r\n")).collect::<String>());
+            let (_, headers) = parse_head(head.as_bytes());
+            let list = access.list(scm);
+            println!("{} site {}: {} rule(s), in evaluation order:", if scm { "scm" } else { "main" }, access.site, list.rules.len());
+            for r in &list.rules {
+                println!("  {:>10}  {:<5}  {}", r.priority, if r.action == vnetlab_core::model::Access::Allow { "Allow" } else { "Deny" }, r.name);
+            }
+            let otherwise = match (&list.default_action, list.rules.len()) {
+                (Some((a, by)), _) => format!("{a:?} ({by})"),
+                (None, 0) => "Allow (no rules)".to_string(),
+                (None, _) => "Deny (implicit, after the rules)".to_string(),
+            };
+            println!("  otherwise: {otherwise}");
+            if !access.public_network_access {
+                println!("  (public network access is disabled: {})", access.public_decided_by);
+            }
+            let d = access.decide(client, scm, &headers);
+            println!("{}: {d}", if d.allowed { "ALLOWED" } else { "DENIED (HTTP 403)" });
+            Ok(if d.allowed { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
         Cmd::Lint { input, json } => lint(&input, json),
         Cmd::Demo => demo(),
         Cmd::Up { input, ports, flow_log, reject, no_offload, stats } => {
@@ -303,10 +354,11 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             vnetlab_engine::up::up(policy, opts)?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Run { input, maps, reject, flow_log, quiet, argv } => {
+        Cmd::Run { input, maps, reject, flow_log, quiet, publish, publish_scm, client_sources, argv } => {
             let policy = load_policy(&input)?;
             warn(&policy);
-            let opts = vnetlab_engine::host::RunOptions { argv, maps, reject, flow_log, quiet, ..Default::default() };
+            let publish = publish_options(&input, &policy, &publish, &publish_scm, &client_sources)?;
+            let opts = vnetlab_engine::host::RunOptions { argv, maps, reject, flow_log, quiet, publish, ..Default::default() };
             Ok(ExitCode::from(vnetlab_engine::host::run(policy, opts)?))
         }
         Cmd::Down => {
@@ -315,6 +367,40 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `--publish`, `--publish-scm` and `--client-source`, with the site's access
+/// restrictions (compiled only when something is published).
+fn publish_options(
+    a: &InputArgs,
+    policy: &Policy,
+    publish: &[String],
+    publish_scm: &[String],
+    client_sources: &[String],
+) -> Result<vnetlab_engine::host::publish::PublishOptions, Error> {
+    use vnetlab_engine::host::publish::{parse_client_source, parse_publish, PublishOptions};
+    let bad = Error::BadArgument;
+    let mut ports = publish.iter().map(|p| parse_publish(p, false)).collect::<Result<Vec<_>, _>>().map_err(bad)?;
+    ports.extend(publish_scm.iter().map(|p| parse_publish(p, true)).collect::<Result<Vec<_>, _>>().map_err(bad)?);
+    let client_sources = client_sources.iter().map(|c| parse_client_source(c)).collect::<Result<Vec<_>, _>>().map_err(bad)?;
+    if ports.is_empty() {
+        if !client_sources.is_empty() {
+            return Err(bad("--client-source needs --publish or --publish-scm".into()));
+        }
+        return Ok(PublishOptions::default());
+    }
+    Ok(PublishOptions { ports, client_sources, access: Some(access_policy(a, policy)?) })
+}
+
+/// The policy's site's inbound access restrictions.
+fn access_policy(a: &InputArgs, policy: &Policy) -> Result<AccessPolicy, Error> {
+    let (inputs, _) = inputs(a)?;
+    let sc = scenario::load_scenario(&Disk, &inputs)?;
+    let site = match &policy.sender {
+        Sender::Site { name, .. } => Some(name.as_str()),
+        Sender::Nic => None,
+    };
+    AccessPolicy::for_site(&sc, site, &policy.tags)
 }
 
 /// Exit 0 clean, 1 findings, 2 when the input cannot be loaded.

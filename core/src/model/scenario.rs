@@ -282,7 +282,69 @@ pub struct Site {
     pub outbound_ips: Vec<Ipv4Addr>,
     pub outbound_ips_synthetic: bool,
     pub app_settings: BTreeMap<String, String>,
+    /// Who may reach the site from outside (inbound access restrictions).
+    pub access: SiteAccess,
     pub origin: Origin,
+}
+
+/// Inbound access to a site through the public front ends (fact sheet
+/// 13.2): the main site's and the scm (Kudu) site's restriction lists, and
+/// whether the public path is open at all. `policy::access` evaluates it.
+#[derive(Debug, Clone)]
+pub struct SiteAccess {
+    /// `publicNetworkAccess` not `Disabled` (and not closed by a private
+    /// endpoint to the site when it is unset).
+    pub public_network_access: bool,
+    /// Which input decided `public_network_access`, for messages.
+    pub public_decided_by: String,
+    pub main: AccessRules,
+    pub scm: AccessRules,
+    /// `siteConfig.scmIpSecurityRestrictionsUseMain`: the scm site uses `main`.
+    pub scm_use_main: bool,
+}
+
+impl Default for SiteAccess {
+    fn default() -> Self {
+        SiteAccess {
+            public_network_access: true,
+            public_decided_by: "default (enabled)".into(),
+            main: AccessRules::default(),
+            scm: AccessRules::default(),
+            scm_use_main: false,
+        }
+    }
+}
+
+/// One restriction list (`ipSecurityRestrictions` or `scmIpSecurityRestrictions`).
+#[derive(Debug, Clone, Default)]
+pub struct AccessRules {
+    /// In declaration order, without the exported `Any` pseudo-rule.
+    pub rules: Vec<AccessRule>,
+    /// The explicit default action and the input that set it
+    /// (`...DefaultAction`, or the exported pseudo-rule); `None` = Azure's
+    /// implicit one (allow all without rules, deny after them).
+    pub default_action: Option<(Access, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccessRule {
+    pub name: String,
+    pub priority: u32,
+    pub action: Access,
+    pub source: AccessSource,
+    /// Lower-case header name (`x-forwarded-host`, ...) and its values; all
+    /// named headers must match, each by any of its values.
+    pub headers: Vec<(String, Vec<String>)>,
+    pub origin: Origin,
+}
+
+#[derive(Debug, Clone)]
+pub enum AccessSource {
+    /// `ipAddress`: prefixes, `Any`, or service tags (`tag: ServiceTag`),
+    /// up to 8; IPv6 entries are left out (clients here are IPv4).
+    Addresses(Vec<AddrItem>),
+    /// `vnetSubnetResourceId`: a service-endpoint rule, as written.
+    Subnet(String),
 }
 
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@
 //! subnet's NSG, the route, the hop's own rules, and the source address after
 //! translation. No I/O, no clock: the datapath and every command call this.
 
+pub mod access;
 pub mod dns;
 pub mod nsg;
 pub mod route;

@@ -8,11 +8,13 @@
 //! - `sandbox`: user namespace (rootless), anonymous namespaces, CMD;
 //! - `target`: `--map` and where a flow is connected on this machine;
 //! - `relay`: the engine's sidecar (TCP connect/splice, UDP relay);
+//! - `publish`: inbound, `--publish` ports judged by access restrictions;
 //! - `report`: deny lines, hints and the summary.
 //!
 //! vnetlab exits with CMD's status (128+N if a signal N ended it) and
 //! forwards SIGINT, SIGTERM and SIGHUP to it.
 
+pub mod publish;
 pub mod relay;
 pub mod report;
 pub mod sandbox;
@@ -45,11 +47,13 @@ pub struct RunOptions {
     pub quiet: bool,
     pub mtu: u16,
     pub offload: bool,
+    /// Inbound: `--publish`, `--client-source` and the site's access restrictions.
+    pub publish: publish::PublishOptions,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { argv: Vec::new(), maps: Vec::new(), reject: false, flow_log: None, quiet: false, mtu: 1500, offload: true }
+        RunOptions { argv: Vec::new(), maps: Vec::new(), reject: false, flow_log: None, quiet: false, mtu: 1500, offload: true, publish: Default::default() }
     }
 }
 
@@ -103,6 +107,8 @@ fn run_in(
     resolv: &std::path::Path,
 ) -> Result<u8, Error> {
     let Sandbox { app_ns, host_ns, app_tun, host_tun } = sb;
+    // Inbound (publish.rs): bound before CMD starts, stopped when run_in returns.
+    let _published = publish::start(&opts.publish, &app_ns, policy.instance_ip(), opts.quiet).map_err(|e| io_error("--publish", e))?;
     let log = opts.flow_log.as_deref().map(FlowLogWriter::create).transpose().map_err(|e| io_error("flow log", e))?;
     let datapath = Datapath::new(policy, DatapathOptions { reject: opts.reject, connect_first: true, ..Default::default() });
     let report = Report::new(names, opts.quiet);

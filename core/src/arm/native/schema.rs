@@ -59,6 +59,28 @@ pub(super) struct Site {
     pub(super) possible_outbound_ips: Vec<String>,
     #[serde(default)]
     pub(super) app_settings: BTreeMap<String, toml::Value>,
+    pub(super) public_network_access: Option<Name>,
+    pub(super) access_default_action: Option<Name>,
+    pub(super) scm_access_default_action: Option<Name>,
+    pub(super) scm_use_main: Option<bool>,
+    #[serde(default)]
+    pub(super) access_restriction: Vec<AccessRestriction>,
+    #[serde(default)]
+    pub(super) scm_access_restriction: Vec<AccessRestriction>,
+}
+
+/// `[[site.access_restriction]]`: one of `source`, `service_tag`, `subnet`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AccessRestriction {
+    pub(super) name: Name,
+    pub(super) priority: i64,
+    pub(super) action: Name,
+    pub(super) source: Option<OneOrMany>,
+    pub(super) service_tag: Option<OneOrMany>,
+    pub(super) subnet: Option<Name>,
+    #[serde(default)]
+    pub(super) headers: BTreeMap<String, OneOrMany>,
 }
 
 #[derive(Deserialize)]

@@ -1,8 +1,9 @@
 //! `[[site]]` tables: the App Service plans they imply, then the sites
-//! with their integration subnet, Route All and app settings.
+//! with their integration subnet, Route All, app settings and inbound
+//! access restrictions.
 
 use super::builder::Builder;
-use super::schema::{Name, Site};
+use super::schema::{AccessRestriction, Name, OneOrMany, Site};
 use crate::error::LoadError;
 use serde_json::{json, Map, Value};
 
@@ -121,8 +122,65 @@ pub(super) fn emit_sites(b: &mut Builder<'_>, sites: &[Site], loc: &str) -> Resu
             p.insert("possibleOutboundIpAddresses".into(), json!(possible.join(",")));
         }
         let settings: Vec<Value> = s.app_settings.iter().map(|(k, v)| json!({"name": k, "value": toml_to_string(v)})).collect();
-        p.insert("siteConfig".into(), json!({"appSettings": settings}));
+        let mut site_config = Map::new();
+        site_config.insert("appSettings".into(), json!(settings));
+        access(b, s, &mut p, &mut site_config)?;
+        p.insert("siteConfig".into(), Value::Object(site_config));
         b.emit("Microsoft.Web/sites", s.name.get_ref(), &s.name, json!({"location": loc, "kind": kind, "properties": p}))?;
     }
     Ok(())
+}
+
+fn many(v: &OneOrMany) -> Vec<String> {
+    match v {
+        OneOrMany::One(s) => vec![s.clone()],
+        OneOrMany::Many(v) => v.clone(),
+    }
+}
+
+/// The site's access keys as `publicNetworkAccess` and `siteConfig` properties.
+fn access(b: &Builder<'_>, s: &Site, p: &mut Map<String, Value>, sc: &mut Map<String, Value>) -> Result<(), LoadError> {
+    if let Some(v) = &s.public_network_access {
+        p.insert("publicNetworkAccess".into(), json!(b.one_of(v, "public_network_access", &["Enabled", "Disabled"])?));
+    }
+    for (key, v) in
+        [("ipSecurityRestrictionsDefaultAction", &s.access_default_action), ("scmIpSecurityRestrictionsDefaultAction", &s.scm_access_default_action)]
+    {
+        if let Some(v) = v {
+            sc.insert(key.into(), json!(b.one_of(v, "default action", &["Allow", "Deny"])?));
+        }
+    }
+    if let Some(v) = s.scm_use_main {
+        sc.insert("scmIpSecurityRestrictionsUseMain".into(), json!(v));
+    }
+    for (key, list) in [("ipSecurityRestrictions", &s.access_restriction), ("scmIpSecurityRestrictions", &s.scm_access_restriction)] {
+        if !list.is_empty() {
+            sc.insert(key.into(), Value::Array(list.iter().map(|r| restriction(b, r)).collect::<Result<_, _>>()?));
+        }
+    }
+    Ok(())
+}
+
+fn restriction(b: &Builder<'_>, r: &AccessRestriction) -> Result<Value, LoadError> {
+    let mut o = Map::new();
+    o.insert("name".into(), json!(r.name.get_ref()));
+    o.insert("priority".into(), json!(r.priority));
+    o.insert("action".into(), json!(b.one_of(&r.action, "action", &["Allow", "Deny"])?));
+    match (&r.source, &r.service_tag, &r.subnet) {
+        (Some(src), None, None) => {
+            o.insert("ipAddress".into(), json!(many(src).join(",")));
+        }
+        (None, Some(tags), None) => {
+            o.insert("ipAddress".into(), json!(many(tags).join(",")));
+            o.insert("tag".into(), json!("ServiceTag"));
+        }
+        (None, None, Some(sub)) => {
+            o.insert("vnetSubnetResourceId".into(), json!(b.id("Microsoft.Network/virtualNetworks/subnets", sub.get_ref(), sub)?));
+        }
+        _ => return Err(b.err(&r.name, format!("access restriction '{}': give exactly one of source, service_tag, subnet", r.name.get_ref()))),
+    }
+    if !r.headers.is_empty() {
+        o.insert("headers".into(), json!(r.headers.iter().map(|(k, v)| (k.clone(), json!(many(v)))).collect::<Map<_, _>>()));
+    }
+    Ok(Value::Object(o))
 }

@@ -1,10 +1,12 @@
 //! App Service plans and sites: integration subnet, app settings, outbound
-//! addresses and which setting decides Route All.
+//! addresses, which setting decides Route All, and the inbound access
+//! restrictions (fact sheet 13.2) as the input states them.
 
 use super::builder::{key, leaf, origin, parent, parse_id, ty, Builder, T_PLAN, T_SITE, T_SITE_CONFIG, T_SITE_NETCFG};
+use crate::addr::parse_prefix;
 use crate::error::LoadError;
 use crate::model::json::At;
-use crate::model::scenario::{Plan, PlanKind, RouteAll, Site};
+use crate::model::scenario::{Access, AccessRule, AccessRules, AccessSource, AddrItem, Plan, PlanKind, RouteAll, Site, SiteAccess};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -53,8 +55,10 @@ impl Builder<'_> {
                 outbound_ips: Vec::new(),
                 outbound_ips_synthetic: false,
                 app_settings: BTreeMap::new(),
+                access: SiteAccess::default(),
                 origin: origin(r),
             };
+            let mut public: Option<(bool, String)> = None;
             // The candidates for Route All, in FORMAT.md's order of precedence.
             let mut ovr: Option<(bool, String)> = None;
             let mut prop: Option<bool> = None;
@@ -81,6 +85,9 @@ impl Builder<'_> {
                     }
                 }
                 prop = p.opt_bool("vnetRouteAllEnabled")?;
+                if let Some(v) = public_access(&p)? {
+                    public = Some((v, "properties.publicNetworkAccess".into()));
+                }
                 if let Some(s) = p.opt_str("outboundIpAddresses")? {
                     for part in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
                         site.outbound_ips.push(part.parse().map_err(|_| p.err(format!("outboundIpAddresses: '{part}' is not an IPv4 address")))?);
@@ -88,6 +95,10 @@ impl Builder<'_> {
                 }
                 p.with("siteConfig", |sc| -> Result<(), LoadError> {
                     site_config = sc.opt_bool("vnetRouteAllEnabled")?;
+                    read_access(&sc, &mut site.access)?;
+                    if let (None, Some(v)) = (&public, public_access(&sc)?) {
+                        public = Some((v, "properties.siteConfig.publicNetworkAccess".into()));
+                    }
                     sc.each("appSettings", |kv| {
                         let v = match kv.raw("value") {
                             Some(Value::String(s)) => s.clone(),
@@ -111,6 +122,7 @@ impl Builder<'_> {
                         if let Some(v) = cat.with("properties", |p| p.opt_bool("vnetRouteAllEnabled")).transpose()?.flatten() {
                             site_config = Some(v);
                         }
+                        cat.with("properties", |p| read_access(&p, &mut site.access)).transpose()?;
                     }
                     (T_SITE_CONFIG, "appsettings") => {
                         if let Some(Value::Object(m)) = cat.raw("properties") {
@@ -149,6 +161,20 @@ impl Builder<'_> {
             } else {
                 RouteAll { on: false, decided_by: "default (off)".into() }
             };
+            // Unset publicNetworkAccess: enabled unless a private endpoint
+            // reaches the production site (sub-resource `sites`).
+            let (open, by) = public.unwrap_or_else(|| {
+                let pe = self.sc.private_endpoints.iter().find(|pe| {
+                    pe.target.as_ref().is_some_and(|(t, n)| t.eq_ignore_ascii_case(T_SITE) && n.eq_ignore_ascii_case(&r.name))
+                        && (pe.group_ids.is_empty() || pe.group_ids.iter().any(|g| g.eq_ignore_ascii_case("sites")))
+                });
+                match pe {
+                    Some(pe) => (false, format!("publicNetworkAccess unset and private endpoint '{}' reaches the site", pe.name)),
+                    None => (true, "publicNetworkAccess unset (enabled: no private endpoint reaches the site)".into()),
+                }
+            });
+            site.access.public_network_access = open;
+            site.access.public_decided_by = by;
             if !self.opts.outbound_ips.is_empty() {
                 site.outbound_ips = self.opts.outbound_ips.clone();
             } else if site.outbound_ips.is_empty() {
@@ -164,4 +190,137 @@ impl Builder<'_> {
         }
         Ok(())
     }
+}
+
+/// `publicNetworkAccess`: `Enabled` (true), `Disabled` (false), or unset.
+fn public_access(p: &At<'_>) -> Result<Option<bool>, LoadError> {
+    match p.opt_str("publicNetworkAccess")? {
+        None => Ok(None),
+        Some(v) if v.eq_ignore_ascii_case("Enabled") => Ok(Some(true)),
+        Some(v) if v.eq_ignore_ascii_case("Disabled") => Ok(Some(false)),
+        Some(v) => Err(LoadError::new(p.file, format!("{}.publicNetworkAccess", p.path()), format!("'{v}' is not Enabled or Disabled"))),
+    }
+}
+
+/// The access restriction settings of a `siteConfig` (or of a `sites/config`
+/// `web` child's properties); a later source overrides what it states.
+fn read_access(sc: &At<'_>, acc: &mut SiteAccess) -> Result<(), LoadError> {
+    if sc.has("ipSecurityRestrictions") {
+        acc.main = read_rules(sc, "ipSecurityRestrictions")?;
+    }
+    if sc.has("scmIpSecurityRestrictions") {
+        acc.scm = read_rules(sc, "scmIpSecurityRestrictions")?;
+    }
+    for (key, list) in [("ipSecurityRestrictionsDefaultAction", &mut acc.main), ("scmIpSecurityRestrictionsDefaultAction", &mut acc.scm)] {
+        if let Some(v) = sc.opt_str(key)? {
+            let action = parse_action(v).ok_or_else(|| LoadError::new(sc.file, format!("{}.{key}", sc.path()), format!("'{v}' is not Allow or Deny")))?;
+            // The explicit setting wins over an exported pseudo-rule.
+            list.default_action = Some((action, format!("siteConfig.{key}")));
+        }
+    }
+    if let Some(v) = sc.opt_bool("scmIpSecurityRestrictionsUseMain")? {
+        acc.scm_use_main = v;
+    }
+    Ok(())
+}
+
+fn parse_action(v: &str) -> Option<Access> {
+    if v.eq_ignore_ascii_case("Allow") {
+        Some(Access::Allow)
+    } else if v.eq_ignore_ascii_case("Deny") {
+        Some(Access::Deny)
+    } else {
+        None
+    }
+}
+
+/// Header names Azure evaluates in a restriction rule.
+const ACCESS_HEADERS: [&str; 4] = ["x-forwarded-for", "x-forwarded-host", "x-azure-fdid", "x-fd-healthprobe"];
+
+/// Priority of the exported default-action pseudo-rule.
+const PSEUDO_PRIORITY: u64 = 2_147_483_647;
+
+fn read_rules(sc: &At<'_>, key: &str) -> Result<AccessRules, LoadError> {
+    let mut out = AccessRules::default();
+    let mut index = 0usize;
+    sc.each(key, |r| {
+        index += 1;
+        let name = r.opt_str("name")?.map(str::to_string).unwrap_or_else(|| format!("{key}[{}]", index - 1));
+        // Azure's API takes a missing action as Allow.
+        let action = match r.opt_str("action")? {
+            Some(a) => parse_action(a).ok_or_else(|| LoadError::new(r.file, format!("{}.action", r.path()), format!("'{a}' is not Allow or Deny")))?,
+            None => Access::Allow,
+        };
+        let priority = r.opt_u64("priority")?.ok_or_else(|| r.err(format!("access restriction '{name}': missing priority")))?;
+        if priority > PSEUDO_PRIORITY {
+            return Err(LoadError::new(r.file, format!("{}.priority", r.path()), format!("{priority} is above {PSEUDO_PRIORITY}")));
+        }
+        let ip = r.opt_str("ipAddress")?;
+        let subnet = r.opt_str("vnetSubnetResourceId")?;
+        let mut headers = Vec::new();
+        if let Some(serde_json::Value::Object(m)) = r.raw("headers") {
+            for (h, vals) in m {
+                let at = format!("{}.headers.{h}", r.path());
+                let lower = h.to_ascii_lowercase();
+                if !ACCESS_HEADERS.contains(&lower.as_str()) {
+                    return Err(LoadError::new(r.file, at, format!("header '{h}' is not one of {}", ACCESS_HEADERS.join(", "))));
+                }
+                let list = vals.as_array().ok_or_else(|| LoadError::new(r.file, &at, "expected an array of strings"))?;
+                let vals: Vec<String> = list
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_string).ok_or_else(|| LoadError::new(r.file, &at, "expected an array of strings")))
+                    .collect::<Result<_, _>>()?;
+                if !vals.is_empty() {
+                    headers.push((lower, vals));
+                }
+            }
+        }
+        // The exported pseudo-rule stands for the default action.
+        if priority == PSEUDO_PRIORITY && ip.is_some_and(|i| i.trim().eq_ignore_ascii_case("Any")) && subnet.is_none() && headers.is_empty() {
+            if out.default_action.is_none() {
+                out.default_action = Some((action, format!("exported rule '{name}': ipAddress Any, priority {PSEUDO_PRIORITY}")));
+            }
+            return Ok(());
+        }
+        let source = match (ip, subnet) {
+            (Some(_), Some(_)) => return Err(r.err(format!("access restriction '{name}' has both ipAddress and vnetSubnetResourceId"))),
+            (None, None) => return Err(r.err(format!("access restriction '{name}' has neither ipAddress nor vnetSubnetResourceId"))),
+            (None, Some(s)) => AccessSource::Subnet(s.to_string()),
+            (Some(ip), None) => {
+                let tagged = r.opt_str("tag")?.is_some_and(|t| t.eq_ignore_ascii_case("ServiceTag"));
+                AccessSource::Addresses(parse_sources(ip, tagged, &r)?)
+            }
+        };
+        out.rules.push(AccessRule {
+            name,
+            priority: priority as u32,
+            action,
+            source,
+            headers,
+            origin: crate::model::Origin { file: r.file.to_string(), path: r.path() },
+        });
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// `ipAddress`: up to 8 comma-separated prefixes (or tags with `tag: ServiceTag`).
+fn parse_sources(ip: &str, tagged: bool, r: &At<'_>) -> Result<Vec<AddrItem>, LoadError> {
+    let path = format!("{}.ipAddress", r.path());
+    let parts: Vec<&str> = ip.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    if parts.is_empty() || parts.len() > 8 {
+        return Err(LoadError::new(r.file, path, format!("'{ip}': expected 1 to 8 comma-separated sources")));
+    }
+    let mut out = Vec::new();
+    for p in parts {
+        if tagged {
+            out.push(AddrItem::Tag(p.to_string()));
+        } else if p.eq_ignore_ascii_case("Any") {
+            out.push(AddrItem::Any);
+        } else if !p.contains(':') {
+            out.push(AddrItem::Prefix(parse_prefix(p).map_err(|m| LoadError::new(r.file, &path, m))?.trunc()));
+        }
+        // IPv6 prefixes: left out, no IPv4 client matches them.
+    }
+    Ok(out)
 }
