@@ -53,6 +53,9 @@ impl Builder<'_> {
                 outbound_ips: Vec::new(),
                 outbound_ips_synthetic: false,
                 app_settings: BTreeMap::new(),
+                location: at.opt_str("location")?.unwrap_or("").to_string(),
+                subscription: id_segment(&r.id, "subscriptions"),
+                resource_group: id_segment(&r.id, "resourceGroups"),
                 origin: origin(r),
             };
             // The candidates for Route All, in FORMAT.md's order of precedence.
@@ -164,4 +167,11 @@ impl Builder<'_> {
         }
         Ok(())
     }
+}
+
+/// The value after `key` in a resource id (`/subscriptions/S/resourceGroups/G/...`).
+fn id_segment(id: &str, key: &str) -> Option<String> {
+    let mut segs = id.split('/');
+    segs.by_ref().find(|s| s.eq_ignore_ascii_case(key))?;
+    segs.next().filter(|s| !s.is_empty()).map(str::to_string)
 }
