@@ -126,7 +126,7 @@ enum Cmd {
         /// Write flow-log records (JSON lines) to FILE.
         #[arg(long = "flow-log", value_name = "FILE")]
         flow_log: Option<PathBuf>,
-        /// No summary at exit.
+        /// Nothing from vnetlab on stderr (no deny lines, hints or summary): stderr is CMD's alone.
         #[arg(long)]
         quiet: bool,
         /// The command and its arguments (after --).
