@@ -141,7 +141,7 @@ enum Cmd {
         /// Write flow-log records (JSON lines) to FILE.
         #[arg(long = "flow-log", value_name = "FILE")]
         flow_log: Option<PathBuf>,
-        /// No summary at exit.
+        /// Nothing from vnetlab on stderr (no deny lines, hints or summary): stderr is CMD's alone.
         #[arg(long)]
         quiet: bool,
         /// Forward [ADDR:]HOSTPORT (ADDR default 127.0.0.1) to port APPPORT (default HOSTPORT) of the app,

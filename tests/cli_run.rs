@@ -240,3 +240,173 @@ s.sendto(b'ping', ('10.0.1.4', 5353)); print(s.recv(100).decode())";
     assert_eq!(d.stdout.trim(), "ping from 127.0.2.4", "stderr: {}", d.stderr);
     assert_eq!(d.status.code(), Some(0));
 }
+
+/// `VAR=value` lines of `env` output.
+fn env_lines(stdout: &str) -> std::collections::BTreeMap<String, String> {
+    stdout.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[test]
+#[ignore = "needs root: network namespaces and TUN devices"]
+fn the_command_gets_app_services_environment_and_resolv_conf() {
+    require_root();
+    let d = run(&["--quiet", "--", "sh", "-c", "env; echo RESOLV=$(grep nameserver /etc/resolv.conf)"]);
+    assert_eq!(d.status.code(), Some(0), "stderr: {}", d.stderr);
+    let env = env_lines(&d.stdout);
+    for (k, v) in [
+        ("WEBSITE_PRIVATE_IP", "10.0.2.4"),
+        ("WEBSITE_SITE_NAME", "func-app"),
+        ("WEBSITE_HOSTNAME", "func-app.azurewebsites.net"),
+        ("WEBSITE_RESOURCE_GROUP", "rg-vnetlab"),
+        ("WEBSITE_OWNER_NAME", "00000000-0000-0000-0000-000000000000+rg-vnetlab-westeuropewebspace-Linux"),
+        ("REGION_NAME", "westeurope"),
+        ("WEBSITE_SKU", "ElasticPremium"),
+        ("WEBSITE_VNET_ROUTE_ALL", "1"),
+        ("RESOLV", "nameserver 168.63.129.16"),
+    ] {
+        assert_eq!(env.get(k).map(String::as_str), Some(v), "{k} in {}", d.stdout);
+    }
+    let id = &env["WEBSITE_INSTANCE_ID"];
+    assert!(id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+}
+
+#[test]
+#[ignore = "needs root: network namespaces and TUN devices"]
+fn app_settings_of_a_template_reach_the_command_with_and_without_the_prefix() {
+    require_root();
+    let template = r#"{
+      "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+      "contentVersion": "1.0.0.0",
+      "resources": [
+        {"type": "Microsoft.Network/virtualNetworks", "apiVersion": "2023-09-01", "name": "vnet", "location": "northeurope",
+         "properties": {"addressSpace": {"addressPrefixes": ["10.20.0.0/16"]},
+           "subnets": [{"name": "apps", "properties": {"addressPrefix": "10.20.1.0/24"}}]}},
+        {"type": "Microsoft.Web/serverfarms", "apiVersion": "2023-12-01", "name": "plan", "location": "northeurope", "sku": {"name": "S1", "tier": "Standard"}},
+        {"type": "Microsoft.Web/sites", "apiVersion": "2023-12-01", "name": "orders", "location": "northeurope",
+         "properties": {"serverFarmId": "[resourceId('Microsoft.Web/serverfarms', 'plan')]",
+           "virtualNetworkSubnetId": "[resourceId('Microsoft.Network/virtualNetworks/subnets', 'vnet', 'apps')]",
+           "outboundIpAddresses": "198.51.100.40",
+           "siteConfig": {"appSettings": [{"name": "WEBSITE_DNS_SERVER", "value": "10.20.0.4"}, {"name": "Greeting", "value": "hello world"}]}}}
+      ]
+    }"#;
+    let path = std::env::temp_dir().join(format!("vnetlab-test-{}-appsettings.json", std::process::id()));
+    std::fs::write(&path, template).unwrap();
+    let d = run(&["-t", path.to_str().unwrap(), "--quiet", "--", "env"]);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(d.status.code(), Some(0), "stderr: {}", d.stderr);
+    let env = env_lines(&d.stdout);
+    for (k, v) in [
+        ("WEBSITE_PRIVATE_IP", "10.20.1.4"),
+        ("WEBSITE_SITE_NAME", "orders"),
+        ("REGION_NAME", "northeurope"),
+        ("WEBSITE_SKU", "Standard"),
+        ("WEBSITE_VNET_ROUTE_ALL", "0"),
+        ("WEBSITE_DNS_SERVER", "10.20.0.4"),
+        ("Greeting", "hello world"),
+        ("APPSETTING_WEBSITE_DNS_SERVER", "10.20.0.4"),
+        ("APPSETTING_Greeting", "hello world"),
+    ] {
+        assert_eq!(env.get(k).map(String::as_str), Some(v), "{k} in {}", d.stdout);
+    }
+}
+
+/// A process that exists and is not a zombie.
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()).is_some_and(|state| state != "Z"),
+        Err(_) => false,
+    }
+}
+
+/// Interface names of the root network namespace.
+fn root_links() -> std::collections::BTreeSet<String> {
+    let out = Command::new("ip").args(["-o", "link"]).output().expect("ip -o link");
+    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| l.split(": ").nth(1)).map(|n| n.split('@').next().unwrap_or(n).to_string()).collect()
+}
+
+fn leftover_files(pid: u32) -> Vec<String> {
+    let prefix = format!("vnetlab-run-{pid}-");
+    std::fs::read_dir(std::env::temp_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|n| n.starts_with(&prefix))
+        .collect()
+}
+
+#[test]
+#[ignore = "needs root: network namespaces and TUN devices"]
+fn kill_9_leaves_nothing_behind() {
+    require_root();
+    let (ns_before, links_before) = (netns_list(), root_links());
+    let mut child = spawn(&["--", "sleep", "30"]);
+    let pid = child.id();
+    let deadline = Instant::now() + TIMEOUT;
+    let sleep = loop {
+        if let Some(&c) = children_of(pid, "sleep").first() {
+            break c;
+        }
+        assert!(Instant::now() < deadline, "the command never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(leftover_files(pid).is_empty(), "a file while running: {:?}", leftover_files(pid));
+    // SAFETY: signalling the vnetlab process this test started, by its PID.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+    let status = child.wait().expect("wait");
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(libc::SIGKILL));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(sleep) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!alive(pid), "vnetlab {pid} is still there");
+    assert!(!alive(sleep), "the command {sleep} outlived vnetlab");
+    assert!(children_of(pid, "ip").iter().all(|&p| !alive(p)), "an ip helper outlived vnetlab");
+    assert_eq!(netns_list(), ns_before, "named namespaces changed");
+    assert!(leftover_files(pid).is_empty(), "left behind: {:?}", leftover_files(pid));
+    assert_eq!(root_links(), links_before, "interfaces of the root namespace changed");
+}
+
+#[test]
+#[ignore = "needs root: network namespaces and TUN devices"]
+fn quiet_leaves_stderr_to_the_command() {
+    require_root();
+    let d = run(&["--quiet", "--", "sh", "-c", "curl -sS -m 2 http://www.example.org/; echo from-cmd >&2"]);
+    assert_eq!(d.status.code(), Some(0));
+    assert!(!d.stderr.contains("vnetlab"), "--quiet: {}", d.stderr);
+    assert!(d.stderr.contains("curl: (28)") && d.stderr.contains("from-cmd"), "{}", d.stderr);
+}
+
+#[test]
+#[ignore = "needs root: network namespaces and TUN devices"]
+fn summary_shows_each_destination_with_its_decision() {
+    require_root();
+    let (port, server) = http_server("ok\n");
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (ok_map, closed_map) = (format!("10.0.1.4:443=127.0.0.1:{port}"), format!("10.0.1.4:444=127.0.0.1:{closed}"));
+    let script = "curl -s -m 5 http://10.0.1.4:443/; curl -s -m 5 http://10.0.1.4:444/; \
+curl -s -m 2 http://10.0.1.4:8443/; curl -s -m 2 http://www.example.org/; true";
+    let d = run(&["--map", &ok_map, "--map", &closed_map, "--", "sh", "-c", script]);
+    assert_eq!(d.stdout, "ok\n", "stderr: {}", d.stderr);
+    assert!(server.join().unwrap().is_some());
+    let table: Vec<Vec<&str>> = d
+        .stderr
+        .lines()
+        .skip_while(|l| *l != "vnetlab: flows by destination")
+        .skip(2)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let row = |dest: &str| {
+        table.iter().find(|r| r[1] == dest).map(|r| (r[0], r[2], r[3], r[4..].join(" "))).unwrap_or_else(|| panic!("no row for {dest}: {}", d.stderr))
+    };
+    let (proto, decision, flows, by) = row("10.0.1.4:443");
+    assert_eq!((proto, decision, flows), ("tcp", "allowed", "1"));
+    assert!(by.contains(&format!("-> 127.0.0.1:{port}")), "{by}");
+    assert_eq!(row("10.0.1.4:444").1, "refused");
+    assert_eq!(row("10.0.1.4:8443").1, "unreachable");
+    let (_, decision, flows, by) = row("198.51.100.80:80");
+    assert_eq!((decision, flows), ("denied", "1"));
+    assert_eq!(by, "by NSG nsg-int rule DenyInternetOut (priority 300)");
+    assert!(d.stderr.contains("0 SNAT waits"), "{}", d.stderr);
+}

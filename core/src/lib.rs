@@ -19,7 +19,8 @@
 //!   tags, NSG classifier, effective routes, DNS) and answers
 //!   `Policy::decide(&Flow) -> Decision`; [`explain`] renders traces, routes
 //!   and rules; [`lint`] judges a scenario; [`check`] and [`conformance`]
-//!   are the check model shared by `verify`, the static and the live runner.
+//!   are the check model shared by `verify`, the static and the live runner;
+//!   [`appenv`] is the environment App Service gives the app.
 //! - **The datapath**: [`datapath`] is the per-packet state machine (bytes and
 //!   a timestamp in, a `Verdict` out): packet parsing and rewriting, the flow
 //!   table, SNAT, flow-log records, the platform DNS on the wire.
@@ -38,6 +39,7 @@ pub mod model;
 pub mod scenario;
 
 // The policy engine and what is built on it.
+pub mod appenv;
 pub mod check;
 pub mod conformance;
 pub mod explain;

@@ -435,10 +435,11 @@ fn site_outbound_exhausts_at_128_ports_per_destination() {
         assert_eq!(v, Verdict::ToWorld(World::Internet));
         assert_eq!(checked(&out).0.source, SITE_IP.octets());
     }
+    // Default outbound SNAT makes the new flow wait (datapath_snat.rs).
     let (v, _) = r.app(udp(APP, WEB, 20000, 443, b"q"), at(0));
-    assert_eq!(v, Verdict::Drop(DropCause::SnatExhausted));
-    assert_eq!(r.dp.counters().drops(DropCause::SnatExhausted), 1);
-    assert_eq!(r.log().pop().unwrap().reason, Some("snat_exhausted"));
+    assert_eq!(v, Verdict::Drop(DropCause::SnatWait));
+    assert_eq!(r.dp.counters().drops(DropCause::SnatWait), 1);
+    assert_eq!(r.log().pop().unwrap().reason, Some("snat_wait"));
     // Existing flows are unaffected; another destination still works.
     assert_eq!(r.app(udp(APP, WEB, 10000, 443, b"q"), at(1)).0, Verdict::ToWorld(World::Internet));
     assert_eq!(r.app(udp(APP, WEB, 20000, 444, b"q"), at(1)).0, Verdict::ToWorld(World::Internet));

@@ -160,9 +160,10 @@ where
 fn summary(c: &Counters) -> String {
     let drops: Vec<String> = DropCause::ALL.iter().filter(|&&d| c.drops(d) > 0).map(|&d| format!("{} {}", c.drops(d), d.name())).collect();
     format!(
-        "engine: {} flows allowed, {} denied; {} packets to the worlds, {} to the app ({} DNS answers, {} rejects); dropped: {}; write errors: {}",
+        "engine: {} flows allowed, {} denied, {} SNAT waits; {} packets to the worlds, {} to the app ({} DNS answers, {} rejects); dropped: {}; write errors: {}",
         c.flows_created,
         c.flows_denied,
+        c.snat_waits,
         c.to_world.packets,
         c.to_app.packets,
         c.dns_responses,

@@ -40,6 +40,10 @@ pub struct Counters {
     pub connects: u64,
     pub connects_refused: u64,
     pub connects_timed_out: u64,
+    /// Default outbound SNAT: first packets of new flows that found every
+    /// port towards their destination taken and were dropped to wait (each
+    /// retransmitted SYN that still finds none counts again).
+    pub snat_waits: u64,
     drops: [u64; DropCause::ALL.len()],
 }
 
@@ -88,6 +92,7 @@ impl Counters {
             "connects": self.connects,
             "connects_refused": self.connects_refused,
             "connects_timed_out": self.connects_timed_out,
+            "snat_waits": self.snat_waits,
             "drops": drops,
             "unaccounted": self.unaccounted(),
         })

@@ -22,8 +22,11 @@
 //!   the tuple as the app sent it (ICMP echo: `sport` is the identifier).
 //! - `decision`: `allow` or `deny`; `state`: `begin`, `continue` or `end`.
 //! - `reason`: why the flow ended (`fin`, `rst`, `half_open`, `idle`,
-//!   `replaced` by a new SYN on the same tuple, `snat_exhausted`,
-//!   `table_full`), null otherwise.
+//!   `replaced` by a new SYN on the same tuple, `refused` by the host
+//!   target, `snat_exhausted` (NAT gateway: the flow failed), `snat_wait`
+//!   (default outbound SNAT: this first packet found no port and was
+//!   dropped to wait; each retransmission that still finds none writes
+//!   another), `table_full`), null otherwise.
 //! - `translated_src`: `ip:port` the world sees, null if denied or failed.
 //! - `world`: where packets were delivered (`vnet`, `onprem`, `nva`, `inet`).
 //! - `next_hop`, `next_hop_ip`: the effective route's hop (null on path direct).

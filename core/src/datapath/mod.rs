@@ -15,7 +15,14 @@
 //!    wireserver); allowed -> a SNAT port per `Decision::snat` (NAT gateway:
 //!    the gateway's addresses, first to last; site outbound: the first
 //!    outbound address; private: the source port is kept), a flow entry and
-//!    a begin record;
+//!    a begin record. No port free: a NAT gateway fails the new flow
+//!    (`SnatExhausted`); default outbound SNAT makes it wait (fact sheet
+//!    13.3): the first packet is dropped without a flow entry
+//!    (`SnatWait`, counted in `snat_waits`, an end record with reason
+//!    `snat_wait`), so the app's own retransmitted SYN asks again and goes
+//!    through once a port has cooled down — dropping rather than holding
+//!    keeps no state per waiting flow and lets the app's SYN timeout bound
+//!    the wait, as on Azure;
 //! 4. rewrite the source, deliver to the decision's world. With
 //!    `connect_first` (`vnetlab run`) a new TCP flow's translated SYN is
 //!    handed to the caller instead (`Verdict::Connect`), which connects to
@@ -304,6 +311,10 @@ impl<P: PolicyView> Datapath<P> {
             },
             Some(Some(pool)) => match pool.allocate(dest, now) {
                 Some(a) => a,
+                None if d.snat == SourceNat::SiteOutbound => {
+                    self.counters.snat_waits += 1;
+                    return Err(self.failed(key, d, now, DropCause::SnatWait));
+                }
                 None => return Err(self.failed(key, d, now, DropCause::SnatExhausted)),
             },
         };

@@ -11,12 +11,18 @@
 //!   destination (protocol, address, port) need distinct ports;
 //! - after a flow ends, its (port, destination) pair cools down before reuse:
 //!   NAT gateway TCP FIN 65 s, RST 16 s, half-open 30 s, UDP 65 s; default
-//!   outbound SNAT FIN 240 s, RST 15 s;
+//!   outbound SNAT (fact sheet 13.3) FIN 240 s, RST 15 s, and an idle flow's
+//!   port is free as its 4-minute idle timeout ends (the flow table's TCP and
+//!   UDP idle timeouts are 4 minutes, so the cooldown after idle is 0);
+//!   half-open is not documented for it and follows NAT gateway (30 s);
 //! - site outbound SNAT: App Service pre-allocates 128 ports per instance per
-//!   destination, modelled as a cap of 128 ports (in use or cooling) per
-//!   destination on the site's first outbound address;
-//! - exhaustion (no port free for a destination on any address) fails the new
-//!   flow only.
+//!   destination address and port (fact sheet 13.3), modelled as a cap of 128
+//!   ports (in use or cooling) per `Destination` (protocol, address, port) on
+//!   the site's first outbound address: another port or address is another
+//!   128;
+//! - exhaustion (no port free for a destination on any address): `allocate`
+//!   says None and existing flows are untouched; the datapath fails the new
+//!   flow for a NAT gateway and makes it wait for default outbound SNAT.
 //!
 //! Allocation is O(1): each (address, destination) walks its own
 //! pseudo-random permutation of the port range (a random start and a stride
@@ -70,9 +76,11 @@ impl Cooldowns {
     /// NAT gateway: FIN 65 s, RST 16 s, half-open 30 s, UDP 65 s. An idle
     /// TCP timeout is not documented; it is treated like FIN (65 s).
     pub const NAT_GATEWAY: Cooldowns = Cooldowns([65, 16, 30, 65, 65]);
-    /// Default outbound SNAT: FIN 240 s, RST 15 s (documented); half-open,
-    /// idle and UDP are assumed to follow NAT gateway's values.
-    pub const SITE_OUTBOUND: Cooldowns = Cooldowns([240, 15, 30, 65, 65]);
+    /// Default outbound SNAT (fact sheet 13.3): FIN 240 s, RST 15 s, and
+    /// reusable once the 4-minute idle timeout has ended an idle flow (TCP or
+    /// UDP: no cooldown after the expiry); half-open is not documented and
+    /// follows NAT gateway (30 s).
+    pub const SITE_OUTBOUND: Cooldowns = Cooldowns([240, 15, 30, 0, 0]);
 }
 
 /// SplitMix64: tiny, seeded, good enough to spread ports (and to shape the
@@ -380,8 +388,11 @@ mod tests {
         let t = Timestamp::from_secs(0);
         assert_eq!(exhaust(&mut pool, dest(443), t).len(), 128);
         assert_eq!(exhaust(&mut pool, dest(8443), t).len(), 128);
-        // FIN cooldown of default SNAT is 240 s.
+        // Fact sheet 13.3: 240 s after FIN, 15 s after RST, at once after the idle timeout.
         assert_eq!(reusable_after(&mut SnatPool::site_outbound(NAT_IP, 3), Release::Fin, &[239, 240]), [false, true]);
+        assert_eq!(reusable_after(&mut SnatPool::site_outbound(NAT_IP, 3), Release::Rst, &[14, 15]), [false, true]);
+        assert_eq!(reusable_after(&mut SnatPool::site_outbound(NAT_IP, 3), Release::TcpIdle, &[0]), [true]);
+        assert_eq!(reusable_after(&mut SnatPool::site_outbound(NAT_IP, 3), Release::Udp, &[0]), [true]);
     }
 
     #[test]

@@ -120,10 +120,13 @@ pub enum DropCause {
     Unsupported,
     /// A SYN retransmission while the caller connects (`connect_first`).
     Connecting,
+    /// Default outbound SNAT: every port towards the destination is in use
+    /// or cooling; the new flow waits (the app's retransmission retries).
+    SnatWait,
 }
 
 impl DropCause {
-    pub const ALL: [DropCause; 14] = [
+    pub const ALL: [DropCause; 15] = [
         DropCause::Malformed,
         DropCause::Fragment,
         DropCause::NotIpv4,
@@ -138,6 +141,7 @@ impl DropCause {
         DropCause::TupleConflict,
         DropCause::Unsupported,
         DropCause::Connecting,
+        DropCause::SnatWait,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -155,6 +159,7 @@ impl DropCause {
             DropCause::TupleConflict => "tuple_conflict",
             DropCause::Unsupported => "unsupported",
             DropCause::Connecting => "connecting",
+            DropCause::SnatWait => "snat_wait",
         }
     }
     pub(super) fn of(e: PacketError) -> DropCause {

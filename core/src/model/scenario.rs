@@ -284,6 +284,13 @@ pub struct Site {
     pub app_settings: BTreeMap<String, String>,
     /// Who may reach the site from outside (inbound access restrictions).
     pub access: SiteAccess,
+    /// The resource's `location` as given (`westeurope` from a template's
+    /// `resourceGroup().location`), empty when the input has none.
+    pub location: String,
+    /// Subscription and resource group of the site's resource id (for a
+    /// template, the deployment context's), when the id carries them.
+    pub subscription: Option<String>,
+    pub resource_group: Option<String>,
     pub origin: Origin,
 }
 

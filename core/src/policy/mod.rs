@@ -13,6 +13,7 @@ pub mod route;
 pub mod tags;
 
 use crate::addr::AddrSet;
+use crate::appenv::{app_environment, SiteFacts};
 use crate::decision::{AppRouting, BlockedBy, Decision, DropReason, NatGatewayInfo, NextHopType, Path, Resolution, RuleIdx, SourceNat, World, AZURE_DNS, IMDS};
 use crate::error::Error;
 use crate::flow::{Flow, Proto};
@@ -67,6 +68,9 @@ pub struct Policy {
     dns: DnsView,
     pub tags: TagContext,
     pub warnings: Vec<String>,
+    /// What the scenario says about the sending site (None for a NIC),
+    /// for the app's environment (`environment`).
+    pub site: Option<SiteFacts>,
 }
 
 const RFC1918: [(u32, u32); 3] = [(0x0A00_0000, 0x0AFF_FFFF), (0xAC10_0000, 0xAC1F_FFFF), (0xC0A8_0000, 0xC0A8_FFFF)];
@@ -116,7 +120,12 @@ impl Policy {
                 sc.subnet_name(subnet)
             )));
         }
+        let site = match &sender {
+            Sender::Site { name, .. } => sc.sites.iter().find(|s| s.name == *name).map(|s| SiteFacts::of(sc, s)),
+            Sender::Nic => None,
+        };
         Ok(Policy {
+            site,
             sender,
             subnet,
             subnet_name: sc.subnet_name(subnet),
@@ -247,6 +256,12 @@ impl Policy {
 
     pub fn instance_ip(&self) -> Ipv4Addr {
         self.instance_ip
+    }
+
+    /// The environment App Service gives the app (`appenv`: the list and
+    /// where each value comes from).
+    pub fn environment(&self) -> Vec<(String, String)> {
+        app_environment(self.site.as_ref(), self.instance_ip, self.route_all.on)
     }
 
     pub fn nat_gateway(&self) -> Option<&NatGatewayInfo> {

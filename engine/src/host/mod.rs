@@ -11,6 +11,11 @@
 //! - `publish`: inbound, `--publish` ports judged by access restrictions;
 //! - `report`: deny lines, hints and the summary.
 //!
+//! CMD's environment is `Policy::environment` (`vnetlab_core::appenv`
+//! documents the list); its resolv.conf exists only in its own mount
+//! namespace (`sandbox`), so a `kill -9` of vnetlab leaves nothing: the
+//! namespaces die with their last descriptor, CMD by PR_SET_PDEATHSIG.
+//!
 //! vnetlab exits with CMD's status (128+N if a signal N ended it) and
 //! forwards SIGINT, SIGTERM and SIGHUP to it.
 
@@ -27,7 +32,7 @@ use std::path::PathBuf;
 use vnetlab_core::datapath::{Counters, Datapath, DatapathOptions};
 use vnetlab_core::decision::Resolution;
 use vnetlab_core::error::Error;
-use vnetlab_core::policy::{Policy, Sender};
+use vnetlab_core::policy::Policy;
 
 use crate::engine::{FlowLogWriter, WorldDevices};
 use relay::HostRelay;
@@ -43,7 +48,8 @@ pub struct RunOptions {
     pub maps: Vec<String>,
     pub reject: bool,
     pub flow_log: Option<PathBuf>,
-    /// No summary at exit (deny lines stay).
+    /// Nothing from vnetlab on stderr (no deny lines, hints or summary):
+    /// stderr is CMD's alone.
     pub quiet: bool,
     pub mtu: u16,
     pub offload: bool,
@@ -61,18 +67,6 @@ fn io_error(what: &str, e: io::Error) -> Error {
     Error::Io { path: what.to_string(), source: e }
 }
 
-/// The environment App Service gives the app (fact sheet 13.1) that the
-/// policy knows: the instance's private address, the site's names, Route All.
-pub fn app_environment(p: &Policy) -> Vec<(String, String)> {
-    let mut env = vec![("WEBSITE_PRIVATE_IP".to_string(), p.instance_ip().to_string())];
-    if let Sender::Site { name, .. } = &p.sender {
-        env.push(("WEBSITE_SITE_NAME".into(), name.clone()));
-        env.push(("WEBSITE_HOSTNAME".into(), format!("{name}.azurewebsites.net")));
-    }
-    env.push(("WEBSITE_VNET_ROUTE_ALL".into(), if p.route_all.on { "1" } else { "0" }.into()));
-    env
-}
-
 /// Runs CMD behind the engine; returns the exit status for vnetlab.
 pub fn run(policy: Policy, opts: RunOptions) -> Result<u8, Error> {
     // First: the user namespace needs a single-threaded process.
@@ -87,14 +81,11 @@ pub fn run(policy: Policy, opts: RunOptions) -> Result<u8, Error> {
             .map_err(Error::BadArgument)?,
         );
     }
-    let env = app_environment(&policy);
+    // Computed by the core (`vnetlab_core::appenv`: the list and its sources).
+    let env = policy.environment();
     let names = RuleNames::of(&policy);
     let sb = Sandbox::build(policy.instance_ip(), opts.mtu, opts.offload).map_err(|e| io_error("sandbox", e))?;
-    let resolv = std::env::temp_dir().join(format!("vnetlab-run-{}-resolv.conf", std::process::id()));
-    std::fs::write(&resolv, vnetlab_testbed::world::resolv_conf()).map_err(|e| io_error(&resolv.display().to_string(), e))?;
-    let result = run_in(policy, opts, maps, env, names, sb, &resolv);
-    let _ = std::fs::remove_file(&resolv);
-    result
+    run_in(policy, opts, maps, env, names, sb, &vnetlab_testbed::world::resolv_conf())
 }
 
 fn run_in(
@@ -104,7 +95,7 @@ fn run_in(
     env: Vec<(String, String)>,
     names: RuleNames,
     sb: Sandbox,
-    resolv: &std::path::Path,
+    resolv: &str,
 ) -> Result<u8, Error> {
     let Sandbox { app_ns, host_ns, app_tun, host_tun } = sb;
     // Inbound (publish.rs): bound before CMD starts, stopped when run_in returns.
@@ -158,8 +149,8 @@ fn run_in(
     if !summary.is_empty() {
         eprint!("{summary}");
         eprintln!(
-            "vnetlab: engine: {} flows allowed, {} denied, {} connects ({} refused, {} timed out)",
-            counters.flows_created, counters.flows_denied, counters.connects, counters.connects_refused, counters.connects_timed_out
+            "vnetlab: engine: {} flows allowed, {} denied, {} connects ({} refused, {} timed out), {} SNAT waits",
+            counters.flows_created, counters.flows_denied, counters.connects, counters.connects_refused, counters.connects_timed_out, counters.snat_waits
         );
     }
     Ok(match (status.code(), status.signal()) {

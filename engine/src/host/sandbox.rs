@@ -12,16 +12,23 @@
 //!   the TUN) and the host world (the testbed's AnyIP world layout).
 //! - CMD: `setns` into the app's namespace, a private mount namespace
 //!   (`/` made rslave) and a generated resolv.conf bind-mounted over
-//!   /etc/resolv.conf, all in `pre_exec` (system calls only, no allocation);
+//!   /etc/resolv.conf, all in `pre_exec` (system calls only, no allocation:
+//!   the text and paths are made before the fork);
 //!   CMD gets SIGKILL if vnetlab dies.
+//! - The resolv.conf exists only inside CMD's mount namespace, so not even
+//!   a `kill -9` of vnetlab leaves a file behind: `pre_exec` mounts a small
+//!   tmpfs over /tmp, writes the file there, bind-mounts it over
+//!   /etc/resolv.conf and detaches the tmpfs again (the bind mount keeps
+//!   it alive; CMD sees the host's /tmp). Binding a descriptor's file from
+//!   `/proc/self/fd/N` instead fails with EINVAL once CMD has its own mount
+//!   namespace, whatever the file (memfd, O_TMPFILE, unlinked or named on
+//!   ext4, checked here on 6.18): a bind mount's source must be a mount of
+//!   the caller's namespace.
 
-use std::ffi::CString;
 use std::fs::File;
 use std::io;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
 
 use vnetlab_testbed::netns;
 use vnetlab_testbed::tun::{create_tun_here, TunOptions};
@@ -127,12 +134,18 @@ impl Sandbox {
     }
 }
 
-/// CMD inside the app's namespace with `resolv` over /etc/resolv.conf.
-pub fn command(argv: &[String], app_ns: &OwnedFd, resolv: &Path, env: &[(String, String)]) -> io::Result<tokio::process::Command> {
+/// Where `pre_exec` writes the resolv.conf: a tmpfs mounted over /tmp of
+/// CMD's mount namespace for a moment (every system has /tmp).
+const SCRATCH_DIR: &std::ffi::CStr = c"/tmp";
+const SCRATCH_FILE: &std::ffi::CStr = c"/tmp/vnetlab-resolv.conf";
+
+/// CMD inside the app's namespace with `resolv` (the file's text) over
+/// /etc/resolv.conf.
+pub fn command(argv: &[String], app_ns: &OwnedFd, resolv: &str, env: &[(String, String)]) -> io::Result<tokio::process::Command> {
     let (prog, args) = argv.split_first().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no command"))?;
     let mut cmd = tokio::process::Command::new(prog);
     cmd.args(args).envs(env.iter().map(|(k, v)| (k, v)));
-    let src = CString::new(resolv.as_os_str().as_bytes()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "resolv.conf path"))?;
+    let text = resolv.as_bytes().to_vec();
     let ns = app_ns.as_raw_fd();
     // SAFETY: the closure runs in the child between fork and exec and makes
     // system calls only (no allocation, no locks); the strings and the
@@ -151,7 +164,24 @@ pub fn command(argv: &[String], app_ns: &OwnedFd, resolv: &Path, env: &[(String,
             if libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_SLAVE, std::ptr::null()) != 0 {
                 return Err(io::Error::last_os_error());
             }
-            if libc::mount(src.as_ptr(), c"/etc/resolv.conf".as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null()) != 0 {
+            let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+            if libc::mount(c"vnetlab".as_ptr(), SCRATCH_DIR.as_ptr(), c"tmpfs".as_ptr(), flags, c"size=64k,mode=0755".as_ptr().cast()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let fd = libc::open(SCRATCH_FILE.as_ptr(), libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC, 0o644);
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let written = libc::write(fd, text.as_ptr().cast(), text.len());
+            libc::close(fd);
+            if written != text.len() as isize {
+                return Err(io::Error::other("writing resolv.conf"));
+            }
+            if libc::mount(SCRATCH_FILE.as_ptr(), c"/etc/resolv.conf".as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // The bind mount holds the tmpfs; CMD sees the real /tmp again.
+            if libc::umount2(SCRATCH_DIR.as_ptr(), libc::MNT_DETACH) != 0 {
                 return Err(io::Error::last_os_error());
             }
             Ok(())

@@ -56,6 +56,9 @@ impl Builder<'_> {
                 outbound_ips_synthetic: false,
                 app_settings: BTreeMap::new(),
                 access: SiteAccess::default(),
+                location: at.opt_str("location")?.unwrap_or("").to_string(),
+                subscription: id_segment(&r.id, "subscriptions"),
+                resource_group: id_segment(&r.id, "resourceGroups"),
                 origin: origin(r),
             };
             let mut public: Option<(bool, String)> = None;
@@ -323,4 +326,11 @@ fn parse_sources(ip: &str, tagged: bool, r: &At<'_>) -> Result<Vec<AddrItem>, Lo
         // IPv6 prefixes: left out, no IPv4 client matches them.
     }
     Ok(out)
+}
+
+/// The value after `key` in a resource id (`/subscriptions/S/resourceGroups/G/...`).
+fn id_segment(id: &str, key: &str) -> Option<String> {
+    let mut segs = id.split('/');
+    segs.by_ref().find(|s| s.eq_ignore_ascii_case(key))?;
+    segs.next().filter(|s| !s.is_empty()).map(str::to_string)
 }
