@@ -22,7 +22,9 @@
 //!   are the check model shared by `verify`, the static and the live runner.
 //! - **The datapath**: [`datapath`] is the per-packet state machine (bytes and
 //!   a timestamp in, a `Verdict` out): packet parsing and rewriting, the flow
-//!   table, SNAT, flow-log records, the platform DNS on the wire.
+//!   table, SNAT, flow-log records, the platform DNS on the wire;
+//!   [`platform`] is the platform host's endpoints beside it (DNS over TCP,
+//!   wireserver, IMDS, on smoltcp), which the datapath hands platform flows.
 
 // Vocabulary.
 pub mod addr;
@@ -44,5 +46,6 @@ pub mod explain;
 pub mod lint;
 pub mod policy;
 
-// The per-packet datapath.
+// The per-packet datapath, and the platform host's endpoints beside it.
 pub mod datapath;
+pub mod platform;
