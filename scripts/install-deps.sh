@@ -6,7 +6,7 @@
 set -u
 
 # command -> package
-declare -A PKG=( [ip]=iproute2 [iperf3]=iperf3 [nft]=nftables [sysctl]=procps )
+declare -A PKG=( [ip]=iproute2 [iperf3]=iperf3 [nft]=nftables [sysctl]=procps [curl]=curl [dig]=dnsutils )
 
 # The test command checks formatting and lints: add the toolchain's
 # components when this toolchain lacks them (rustup fetches them from the
@@ -18,7 +18,7 @@ if command -v rustup >/dev/null 2>&1; then
 fi
 
 wanted=("$@")
-[ ${#wanted[@]} -eq 0 ] && wanted=(ip iperf3 nft sysctl)
+[ ${#wanted[@]} -eq 0 ] && wanted=(ip iperf3 nft sysctl curl dig)
 
 missing_pkgs=()
 for cmd in "${wanted[@]}"; do

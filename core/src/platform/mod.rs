@@ -401,8 +401,13 @@ impl Platform {
         match p.transport {
             Transport::Tcp { flags, .. } => {
                 let key = (p.src, p.src_port, p.dst, p.dst_port);
+                let fresh_syn = flags.syn() && !flags.ack();
+                if fresh_syn && self.conns.get(&key).is_some_and(|c| c.state() == tcp::State::TimeWait) {
+                    // The app reuses the tuple of a connection in TIME-WAIT: a new one.
+                    self.forget(key);
+                }
                 if !self.conns.contains_key(&key) {
-                    let opens = flags.syn() && !flags.ack() && self.conns.len() < MAX_CONNECTIONS;
+                    let opens = fresh_syn && self.conns.len() < MAX_CONNECTIONS;
                     match service(p.dst, p.dst_port, world_host).filter(|_| opens) {
                         Some(svc) => {
                             if let Mode::WorldHost(host) = &mut self.mode {
@@ -474,6 +479,12 @@ impl Platform {
     /// The next packet for the app (IP, checksums complete).
     pub fn pop(&mut self) -> Option<Vec<u8>> {
         self.wire.tx.pop_front()
+    }
+
+    fn forget(&mut self, key: Key) {
+        if let Some(at) = self.conns.remove(&key).and_then(|c| c.wake) {
+            self.timers.remove(&(at, key));
+        }
     }
 
     /// A packet that belongs to no connection: smoltcp answers it as a
