@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 # command -> package (python3-venv stands for `python3 -m venv` with ensurepip,
 # which Debian splits out of python3)
 declare -A PKG=( [ip]=iproute2 [iperf3]=iperf3 [nft]=nftables [sysctl]=procps
-                 [node]=nodejs [npm]=npm [openssl]=openssl [python3]=python3 [python3-venv]=python3-venv )
+                 [node]=nodejs [npm]=npm [openssl]=openssl [python3]=python3 [python3-venv]=python3-venv
+                 [curl]=curl [dig]=dnsutils )
 
 # The example (examples/functions-blob) and its test (tests/example_functions_blob.rs).
 # The versions are pinned: Azurite 3.35.0 is the newest that runs on Node 20
@@ -70,7 +71,7 @@ if command -v rustup >/dev/null 2>&1; then
 fi
 
 wanted=("$@")
-[ ${#wanted[@]} -eq 0 ] && wanted=(ip iperf3 nft sysctl example)
+[ ${#wanted[@]} -eq 0 ] && wanted=(ip iperf3 nft sysctl curl dig example)
 
 # `example` stands for the commands its software needs, and for that software.
 example=0

@@ -11,7 +11,6 @@
 
 use crate::arm::{self, DeployContext, ParamValues};
 use crate::check::{self, FlowSpec, Outcome};
-use crate::decision::World;
 use crate::error::{Error, LoadError};
 use crate::files::Files;
 use crate::model::BuildOptions;
@@ -219,15 +218,16 @@ fn same(key: &str, want: &Value, got: &Value) -> bool {
 }
 
 /// The actual values for a check, answered by the policy engine. Flows
-/// also carry `world`: where an allowed flow arrives (null for the
-/// platform, which the engine answers itself, and for denied flows); no
-/// case expects it, live traffic is compared with it.
+/// also carry `world`: where an allowed flow arrives (`World::name`:
+/// `platform` for 168.63.129.16 and 169.254.169.254, which the engine's
+/// platform host answers; null for denied flows); no case expects it, live
+/// traffic is compared with it.
 pub fn static_actual(policy: &Policy, check: &Check) -> (Value, Option<Outcome>) {
     match &check.kind {
         CheckKind::Flow(spec) => {
             let o = check::evaluate(policy, spec);
             let mut v = o.actual(policy);
-            let world = o.decision.filter(|d| d.allowed && d.world != World::Platform).map(|d| d.world.name());
+            let world = o.decision.filter(|d| d.allowed).map(|d| d.world.name());
             v["world"] = json!(world);
             (v, Some(o))
         }

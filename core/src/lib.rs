@@ -23,7 +23,9 @@
 //!   [`appenv`] is the environment App Service gives the app.
 //! - **The datapath**: [`datapath`] is the per-packet state machine (bytes and
 //!   a timestamp in, a `Verdict` out): packet parsing and rewriting, the flow
-//!   table, SNAT, flow-log records, the platform DNS on the wire.
+//!   table, SNAT, flow-log records, the platform DNS on the wire;
+//!   [`platform`] is the platform host's endpoints beside it (DNS over TCP,
+//!   wireserver, IMDS, on smoltcp), which the datapath hands platform flows.
 
 // Vocabulary.
 pub mod addr;
@@ -46,5 +48,6 @@ pub mod explain;
 pub mod lint;
 pub mod policy;
 
-// The per-packet datapath.
+// The per-packet datapath, and the platform host's endpoints beside it.
 pub mod datapath;
+pub mod platform;

@@ -369,11 +369,27 @@ fn dns_to_the_platform_resolver_is_answered() {
     let (_, nx) = r.app(udp(APP, WIRESERVER, 33001, 53, &dns_query("nope.example", 1)), at(0));
     let (_, u) = checked(&nx);
     assert_eq!(u[8 + 3] & 0xf, 3, "NXDOMAIN");
-    // Other platform traffic is dropped; DNS creates no flows.
-    let (v, _) = r.app(tcp(APP, WIRESERVER, 40000, 80, Tcp::Syn), at(0));
-    assert_eq!(v, Verdict::Drop(DropCause::Platform));
+    // DNS over UDP creates no flows; other platform traffic goes to the
+    // platform host on a flow entry of its own, and its answers come back.
     assert_eq!(r.dp.active_flows(), 0);
-    assert_eq!(r.dp.counters().dns_responses, 2);
+    let (v, syn) = r.app(tcp(APP, WIRESERVER, 40000, 80, Tcp::Syn), at(0));
+    assert_eq!(v, Verdict::ToPlatform);
+    assert_eq!(syn, tcp(APP, WIRESERVER, 40000, 80, Tcp::Syn), "platform flows are not translated");
+    assert_eq!(r.dp.active_flows(), 1);
+    let mut synack = tcp(WIRESERVER, APP, 80, 40000, Tcp::SynAck);
+    assert_eq!(r.dp.from_platform(&mut synack, at(0)), Verdict::ToApp);
+    let mut stray = tcp(WIRESERVER, APP, 80, 40001, Tcp::SynAck);
+    assert_eq!(r.dp.from_platform(&mut stray, at(0)), Verdict::Drop(DropCause::NoFlowFromWorld));
+    let c = r.dp.counters();
+    assert_eq!((c.to_platform.packets, c.from_platform.packets, c.dns_responses, c.unaccounted()), (1, 2, 2, 0));
+    let rec = r.log();
+    assert_eq!(rec.last().map(|r| (r.state, r.world)), Some((RecordState::Begin, Some(World::Platform))));
+    // Other IP protocols have nothing there.
+    let mut h = Ipv4Header::new(8, 64, etherparse::IpNumber(50), APP, WIRESERVER).unwrap();
+    h.header_checksum = h.calc_header_checksum();
+    let mut esp = h.to_bytes().to_vec();
+    esp.extend_from_slice(&[0; 8]);
+    assert_eq!(r.app(esp, at(0)).0, Verdict::Drop(DropCause::Platform));
     let (v, _) = r.app(udp(APP, WIRESERVER, 33002, 53, b"short"), at(0));
     assert_eq!(v, Verdict::Drop(DropCause::DnsMalformed));
 }

@@ -26,6 +26,13 @@
 //! records as they are made, and feeds back connect outcomes and packets
 //! that stand for a world's replies. Its worlds may share one device
 //! (`WorldDevices::Shared`). `run` is `run_with` without a sidecar.
+//!
+//! Beside the datapath runs the platform host (`vnetlab_core::platform`):
+//! packets of platform flows (`Verdict::ToPlatform`) go to its endpoints
+//! (on smoltcp), with the policy's DNS for DNS over TCP; what they send
+//! back goes through `Datapath::from_platform` (counted on the flow) to the
+//! app. Their timers run on the engine's clock: the loop also wakes at
+//! `Platform::poll_at`.
 
 use std::future::{poll_fn, Future};
 use std::io::{self, BufWriter, Write};
@@ -43,6 +50,7 @@ use vnetlab_core::datapath::packet::Offload;
 use vnetlab_core::datapath::{ConnectOutcome, Counters, Datapath, PolicyView, Verdict};
 use vnetlab_core::decision::World;
 use vnetlab_core::flow::Flow;
+use vnetlab_core::platform::Platform;
 use vnetlab_core::time::Timestamp;
 use vnetlab_testbed::VNET_HDR_LEN;
 
@@ -209,14 +217,42 @@ impl Sidecar for NoSidecar {
     }
 }
 
-/// Runs the datapath over `devices` until `shutdown` completes; returns the counters.
+/// Runs the datapath and the platform host over `devices` until `shutdown`
+/// completes; returns the counters.
 pub async fn run<P: PolicyView>(
     datapath: Datapath<P>,
+    platform: Platform,
     devices: Devices,
     log: Option<FlowLogWriter>,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<Counters> {
-    run_with(datapath, devices.app, WorldDevices::PerWorld(devices.worlds), devices.vnet_hdr, log, &mut NoSidecar, shutdown).await
+    run_with(datapath, platform, devices.app, WorldDevices::PerWorld(devices.worlds), devices.vnet_hdr, log, &mut NoSidecar, shutdown).await
+}
+
+/// Writes `bytes` to device `dst`. A full device queue or a vanished device
+/// loses the packet, as a congested link would; TCP recovers.
+fn write_dev<P: PolicyView>(datapath: &mut Datapath<P>, devs: &[Dev], dst: usize, bytes: &[u8]) {
+    match devs.get(dst) {
+        Some(d) => {
+            if write_fd(d.fd.get_ref(), bytes).is_err() {
+                datapath.count_write_error();
+            }
+        }
+        None => datapath.count_write_error(),
+    }
+}
+
+/// Writes what the platform's endpoints sent to the app (device 0), after
+/// `h` zero bytes of device header (plain packets, checksums complete).
+fn platform_to_app<P: PolicyView>(datapath: &mut Datapath<P>, platform: &mut Platform, devs: &[Dev], h: usize, t: Timestamp, buf: &mut Vec<u8>) {
+    while let Some(mut pkt) = platform.pop() {
+        if let Verdict::ToApp = datapath.from_platform(&mut pkt, t) {
+            buf.clear();
+            buf.resize(h, 0);
+            buf.extend_from_slice(&pkt);
+            write_dev(datapath, devs, 0, buf);
+        }
+    }
 }
 
 /// Where a verdict's bytes go.
@@ -227,8 +263,12 @@ enum Out {
 }
 
 /// `run` with worlds that may share a device and a sidecar.
+// The sans-IO pair (datapath, platform), the devices, the log, the sidecar
+// and the stop signal: each caller names every one of them.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_with<P: PolicyView, S: Sidecar>(
     mut datapath: Datapath<P>,
+    mut platform: Platform,
     app: OwnedFd,
     worlds: WorldDevices,
     vnet_hdr: bool,
@@ -260,21 +300,15 @@ pub async fn run_with<P: PolicyView, S: Sidecar>(
             Role::App => {}
         }
     }
-    let write = |datapath: &mut Datapath<P>, devs: &[Dev], dst: usize, bytes: &[u8]| match devs.get(dst) {
-        // A full device queue or a vanished device loses the packet,
-        // as a congested link would; TCP recovers.
-        Some(d) => {
-            if write_fd(d.fd.get_ref(), bytes).is_err() {
-                datapath.count_write_error();
-            }
-        }
-        None => datapath.count_write_error(),
-    };
+    let write = write_dev::<P>;
 
     let origin = Instant::now();
     let unix_now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     let wall = WallClock { unix_nanos_at_origin: unix_now.as_nanos() as u64 };
     let now = || Timestamp(origin.elapsed().as_nanos() as u64);
+    // The platform's timers on the engine's clock (a far future when none).
+    let wake_at = |t: Option<Timestamp>| tokio::time::Instant::from_std(origin + Duration::from_nanos(t.map_or(u64::MAX / 4, |t| t.as_nanos())));
+    let mut platform_buf = Vec::new();
 
     let mut rx = vec![0u8; RX_BUF];
     let mut reply = vec![0u8; VNET_HDR_LEN + 2048];
@@ -284,9 +318,19 @@ pub async fn run_with<P: PolicyView, S: Sidecar>(
     tokio::pin!(shutdown);
 
     loop {
+        let platform_wake = platform.poll_at();
         let ready = tokio::select! {
             biased;
             () = &mut shutdown => break,
+            () = tokio::time::sleep_until(wake_at(platform_wake)), if platform_wake.is_some() => {
+                let t = now();
+                platform.poll(t, &|name| datapath.policy().resolve(name));
+                platform_to_app(&mut datapath, &mut platform, &devs, h, t, &mut platform_buf);
+                let seen = records.len();
+                datapath.drain_log(&mut records);
+                sidecar.records(&records[seen..]);
+                continue;
+            }
             _ = ticker.tick() => {
                 datapath.tick(now());
                 sidecar.tick();
@@ -356,6 +400,11 @@ pub async fn run_with<P: PolicyView, S: Sidecar>(
             // Forwarded packets keep their header: the rewrite changed no
             // length or offset in it.
             let (dst, bytes): (Out, &[u8]) = match verdict {
+                Verdict::ToPlatform => {
+                    platform.from_app(&rx[h.min(n)..n], t, &|name| datapath.policy().resolve(name));
+                    platform_to_app(&mut datapath, &mut platform, &devs, h, t, &mut platform_buf);
+                    continue;
+                }
                 Verdict::ToWorld(w) if sidecar.to_world(w, &rx[..n], h) => (Out::Done, &[]),
                 Verdict::ToWorld(w) => (Out::Dev(target[w as usize]), &rx[..n]),
                 Verdict::ToApp => (Out::Dev(0), &rx[..n]),
@@ -394,11 +443,16 @@ pub struct EngineHandle {
 }
 
 /// Starts `run` on a new thread; stop it with `EngineHandle::stop`.
-pub fn spawn<P: PolicyView + Send + 'static>(datapath: Datapath<P>, devices: Devices, log: Option<FlowLogWriter>) -> io::Result<EngineHandle> {
+pub fn spawn<P: PolicyView + Send + 'static>(
+    datapath: Datapath<P>,
+    platform: Platform,
+    devices: Devices,
+    log: Option<FlowLogWriter>,
+) -> io::Result<EngineHandle> {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new().name("vnetlab-engine".into()).spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        rt.block_on(run(datapath, devices, log, async move {
+        rt.block_on(run(datapath, platform, devices, log, async move {
             // A dropped handle stops the engine too.
             let _ = rx.await;
         }))

@@ -18,11 +18,20 @@
 //! | VirtualNetworkGateway                       | OnPremises | `onprem` |
 //! | VirtualAppliance                            | Appliance  | `nva`    |
 //! | Internet, VirtualNetworkServiceEndpoint, path `direct` | Internet | `inet` |
-//! | platform addresses (168.63.129.16, IMDS)    | Platform   | none: answered by the engine |
+//! | platform addresses (168.63.129.16, IMDS)    | Platform   | `platform`: answered by the engine |
 //!
 //! Service endpoint traffic stays on Microsoft's backbone in reality but is
 //! bound for a public service address, so it is delivered to `inet` with the
 //! private source (Decision::source).
+//!
+//! The platform addresses are answered by the engine's platform host
+//! (`vnetlab_core::platform`) in world-host mode ([`PlatformHost::World`]):
+//! its real endpoints (DNS over TCP, wireserver, IMDS) answer as Azure's
+//! host does, every other port as a world's responder does, and it records
+//! each flow in the run's `SeenLog` as world `platform`. So a platform flow
+//! shows its world and source like any other: from the responder's line, or
+//! (for a real endpoint, whose answer carries none) from the log. DNS over
+//! UDP is the datapath's own answer and shows only that it was answered.
 //!
 //! The runner takes the core's checks (`conformance::Check`) and only
 //! observes: [`LiveOutcome::actual`] turns an outcome into the same "actual"
@@ -49,6 +58,7 @@ use vnetlab_core::conformance::{self, Check, CheckKind};
 use vnetlab_core::datapath::Counters;
 use vnetlab_core::decision::World;
 use vnetlab_core::flow::Proto;
+use vnetlab_core::platform::{self, Instance, Platform};
 use vnetlab_core::policy::Policy;
 
 /// What really happened to one check.
@@ -56,8 +66,8 @@ use vnetlab_core::policy::Policy;
 pub struct LiveOutcome {
     /// An answer came back (for a resolve check: the resolver answered).
     pub allowed: bool,
-    /// The world the flow arrived in (`vnet`, `onprem`, `nva`, `inet`); None
-    /// when it arrived nowhere or was answered by the engine (platform).
+    /// The world the flow arrived in (`vnet`, `onprem`, `nva`, `inet`,
+    /// `platform`); None when it arrived nowhere or nothing recorded it.
     pub world: Option<String>,
     /// The source address and port the responder saw.
     pub source_seen: Option<SocketAddrV4>,
@@ -129,6 +139,55 @@ pub struct EngineConfig {
     pub reject: bool,
     /// Write flow-log records (JSON lines) to this file.
     pub flow_log: Option<std::path::PathBuf>,
+    /// What the platform addresses answer beyond their real endpoints.
+    pub platform: PlatformHost,
+}
+
+/// What the platform addresses answer beyond their real endpoints (DNS,
+/// wireserver, IMDS): the shell's choice of `platform::Mode`.
+#[derive(Debug, Clone, Default)]
+pub enum PlatformHost {
+    /// Only the real endpoints: other TCP ports are refused (RST), other UDP
+    /// ports get ICMP port unreachable, echo requests nothing (`vnetlab run`).
+    #[default]
+    Endpoints,
+    /// Every port, as a testbed world host: each flow is recorded in this
+    /// log as world `platform` and answered with the responder's answer
+    /// (`vnetlab up`, `conformance --live`), so live equals static.
+    World(Arc<SeenLog>),
+}
+
+impl PlatformHost {
+    pub fn mode(&self) -> platform::Mode {
+        match self {
+            PlatformHost::Endpoints => platform::Mode::Endpoints,
+            PlatformHost::World(log) => platform::Mode::WorldHost(Box::new(SeenHost(log.clone()))),
+        }
+    }
+}
+
+/// The testbed's responder, for the platform host: records in the run's
+/// log and answers with `responder::answer`.
+pub struct SeenHost(pub Arc<SeenLog>);
+
+impl SeenHost {
+    fn seen(proto: Proto, src: SocketAddrV4, dst: SocketAddrV4) -> Seen {
+        let proto = match proto {
+            Proto::Udp => SeenProto::Udp,
+            Proto::Icmp => SeenProto::Icmp,
+            _ => SeenProto::Tcp,
+        };
+        Seen { world: World::Platform.name().to_string(), proto, src, dst }
+    }
+}
+
+impl platform::WorldHost for SeenHost {
+    fn saw(&mut self, proto: Proto, src: SocketAddrV4, dst: SocketAddrV4) {
+        self.0.record(Self::seen(proto, src, dst));
+    }
+    fn answer(&mut self, proto: Proto, src: SocketAddrV4, dst: SocketAddrV4, request: &[u8]) -> Vec<u8> {
+        vnetlab_testbed::responder::answer(&Self::seen(proto, src, dst), request)
+    }
 }
 
 /// The TUN descriptors handed to the engine: the app's, and one per world
@@ -178,9 +237,10 @@ pub fn start_engine(policy: Policy, tuns: LiveTuns, config: &EngineConfig) -> io
             .ok_or_else(|| io::Error::other(format!("testbed world '{name}' is not one of the engine's worlds")))?;
         worlds.push((w, fd));
     }
+    let platform = Platform::new(Instance::of(&policy), config.platform.mode());
     let datapath = Datapath::new(policy, DatapathOptions { reject: config.reject, ..Default::default() });
     let log = config.flow_log.as_deref().map(crate::engine::FlowLogWriter::create).transpose()?;
-    let handle = crate::engine::spawn(datapath, crate::engine::Devices { app: tuns.app, worlds, vnet_hdr: tuns.offload }, log)?;
+    let handle = crate::engine::spawn(datapath, platform, crate::engine::Devices { app: tuns.app, worlds, vnet_hdr: tuns.offload }, log)?;
     Ok(Box::new(EngineForwarder(handle)))
 }
 
@@ -211,7 +271,7 @@ where
     let log = Arc::new(SeenLog::default());
     let responders = start_responders(&bed, checks, &log).map_err(LiveError::Testbed)?;
     let tuns = take_tuns(&mut bed)?;
-    let config = EngineConfig { reject: opts.reject, flow_log: None };
+    let config = EngineConfig { reject: opts.reject, flow_log: None, platform: PlatformHost::World(log.clone()) };
     let forwarder = start(policy, tuns, &config).map_err(|e| LiveError::Engine(e.to_string()))?;
 
     let outcomes: Vec<LiveOutcome> = checks.iter().map(|check| probe_check(&bed, &check.kind, &log, opts)).collect();
@@ -265,6 +325,10 @@ pub fn start_world_responders(bed: &Testbed, tcp: &BTreeSet<u16>, udp: &BTreeSet
         .collect()
 }
 
+/// How long an answered flow's record may lag behind its answer (it is
+/// made before the answer is sent, so normally not at all).
+const SEEN_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+
 fn probe_check(bed: &Testbed, kind: &CheckKind, log: &SeenLog, opts: &LiveOptions) -> LiveOutcome {
     let mut out = LiveOutcome { allowed: false, world: None, source_seen: None, resolved: None, dest: None, reply: String::new() };
     let app = bed.app_netns.as_str();
@@ -299,7 +363,13 @@ fn probe_check(bed: &Testbed, kind: &CheckKind, log: &SeenLog, opts: &LiveOption
             out.reply = "answered".into();
             let seen = match proto {
                 Proto::Icmp => log.wait_since(mark, opts.probe.timeout, |s| s.proto == SeenProto::Icmp && *s.dst.ip() == addr),
-                _ => Seen::parse_line(&text),
+                // An answer without the responder's line (a platform
+                // endpoint's): what the log recorded for this flow.
+                _ => Seen::parse_line(&text).or_else(|| {
+                    let sp = if proto == Proto::Udp { SeenProto::Udp } else { SeenProto::Tcp };
+                    let dst = SocketAddrV4::new(addr, port);
+                    log.wait_since(mark, SEEN_WAIT, |s| s.proto == sp && s.dst == dst && s.src.port() == opts.probe.source_port)
+                }),
             };
             if let Some(seen) = seen {
                 out.world = Some(seen.world);

@@ -130,7 +130,8 @@ where
     let log = Arc::new(SeenLog::default());
     let responders = live::start_world_responders(&bed, &tcp, &udp, &log).map_err(|e| io_error("responders", e))?;
     let tuns = live::take_tuns(&mut bed).map_err(|e| io_error("testbed", io::Error::other(e.to_string())))?;
-    let config = EngineConfig { reject: opts.reject, flow_log: opts.flow_log.clone() };
+    // The platform addresses answer every port as a world does (`PlatformHost`).
+    let config = EngineConfig { reject: opts.reject, flow_log: opts.flow_log.clone(), platform: live::PlatformHost::World(log.clone()) };
     let hints = suggestions(&policy, &tcp);
     let forwarder = start(policy, tuns, &config).map_err(|e| io_error("engine", e))?;
 

@@ -154,6 +154,12 @@ fn datapath_agrees_with_every_conformance_case() {
                             _ => assert_eq!((ip.protocol.0, rest[0], rest[1]), (1, 3, 13), "{what}: ICMP unreachable"),
                         }
                     }
+                    Verdict::ToPlatform => {
+                        // The platform host answers; the source stays the instance's.
+                        assert_ne!(allowed, Some(false), "{what}: to the platform");
+                        let (ip, _) = Ipv4Header::from_slice(&pkt).unwrap();
+                        assert_eq!(Ipv4Addr::from(ip.source), app, "{what}: platform flows keep the private source");
+                    }
                     Verdict::ToApp => panic!("{what}: from_app returned ToApp"),
                     Verdict::Connect { .. } => panic!("{what}: Connect without connect_first"),
                 }

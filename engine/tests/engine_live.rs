@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use vnetlab_core::datapath::{Datapath, DatapathOptions};
 use vnetlab_core::decision::World;
+use vnetlab_core::platform::{Instance, Mode, Platform};
 use vnetlab_core::policy::{Policy, PolicyOptions};
 use vnetlab_core::scenario::{load_scenario, Inputs};
 use vnetlab_engine::disk::Disk;
@@ -57,9 +58,10 @@ fn start(offload: bool) -> Running {
     let inet_fd = bed.take_world_tun("inet").expect("inet TUN");
     let log_path = std::env::temp_dir().join(format!("vnetlab-{}-flows.jsonl", bed.prefix));
     let log = FlowLogWriter::create(&log_path).expect("flow log");
+    let platform = Platform::new(Instance::of(&policy), Mode::Endpoints);
     let datapath = Datapath::new(policy, DatapathOptions::default());
     let devices = Devices { app: app_fd, worlds: vec![(World::Internet, inet_fd)], vnet_hdr: offload };
-    let engine = engine::spawn(datapath, devices, Some(log)).expect("engine");
+    let engine = engine::spawn(datapath, platform, devices, Some(log)).expect("engine");
     Running { bed, engine, log_path }
 }
 

@@ -191,6 +191,24 @@ fn accept_all(world: &str, listener: &TcpListener, active: &Arc<AtomicUsize>, lo
     }
 }
 
+/// The responder's answer to a flow: its answer line (`Seen`'s Display)
+/// and a newline; for a TCP connection whose first bytes (`request`) are an
+/// HTTP request, inside an HTTP 200 (`text/plain`, no body for HEAD). The
+/// engine's platform endpoints answer with this too (`vnetlab up`).
+pub fn answer(seen: &Seen, request: &[u8]) -> Vec<u8> {
+    let line = format!("{seen}\n");
+    if seen.proto != SeenProto::Tcp || !HTTP_METHODS.iter().any(|m| request.starts_with(m)) {
+        return line.into_bytes();
+    }
+    let head_only = request.starts_with(b"HEAD ");
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        line.len(),
+        if head_only { "" } else { line.as_str() }
+    )
+    .into_bytes()
+}
+
 const HTTP_METHODS: [&[u8]; 8] = [b"GET ", b"HEAD ", b"POST ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT "];
 
 fn answer_connection(mut stream: TcpStream, seen: Seen, log: &SeenLog) {
@@ -199,21 +217,9 @@ fn answer_connection(mut stream: TcpStream, seen: Seen, log: &SeenLog) {
     let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
     let mut first = [0u8; 2048];
     let n = stream.read(&mut first).unwrap_or(0);
-    let line = seen.to_string();
+    let answer = answer(&seen, &first[..n]);
     log.record(seen);
-    let request = &first[..n];
-    let answer = if HTTP_METHODS.iter().any(|m| request.starts_with(m)) {
-        let body = format!("{line}\n");
-        let head_only = request.starts_with(b"HEAD ");
-        format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-            body.len(),
-            if head_only { "" } else { body.as_str() }
-        )
-    } else {
-        format!("{line}\n")
-    };
-    if stream.write_all(answer.as_bytes()).is_err() {
+    if stream.write_all(&answer).is_err() {
         return;
     }
     let _ = stream.shutdown(Shutdown::Write);
@@ -234,9 +240,9 @@ fn answer_datagrams(world: &str, sock: &UdpSocket, buf: &mut [u8], log: &SeenLog
     for _ in 0..UDP_BATCH {
         let Some((src, dst_ip)) = recv_with_dst(fd, buf) else { return };
         let seen = Seen { world: world.to_string(), proto: SeenProto::Udp, src, dst: SocketAddrV4::new(dst_ip, local_port) };
-        let line = format!("{seen}\n");
+        let line = answer(&seen, &[]);
         log.record(seen);
-        send_from(fd, line.as_bytes(), dst_ip, src);
+        send_from(fd, &line, dst_ip, src);
     }
 }
 

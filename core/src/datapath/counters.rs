@@ -16,6 +16,10 @@ pub struct Counters {
     pub to_world: Count,
     /// Packets delivered to the app (return traffic and replies).
     pub to_app: Count,
+    /// Packets of platform flows handed to the platform's endpoints
+    /// (`Verdict::ToPlatform`), and the packets they sent back.
+    pub to_platform: Count,
+    pub from_platform: Count,
     /// TCP RSTs and ICMP unreachables written (`reject`).
     pub rejects: u64,
     /// DNS responses written (answers and FORMERR/NOTIMP).
@@ -60,14 +64,14 @@ impl Counters {
 
     /// Packets read but neither delivered, answered nor dropped; 0 unless a
     /// path forgot to count. Each packet read ends in exactly one of: a
-    /// world, the app, a drop (a reject is a drop plus a reply), or a DNS
-    /// answer; unparsable packets count only as drops. A held SYN counts
+    /// world, the platform's endpoints, the app, a drop (a reject is a drop
+    /// plus a reply), or a DNS answer; unparsable packets count only as drops. A held SYN counts
     /// as delivered to its world when it is read (`connect_first`); a
     /// refused connect's RST as a packet to the app and a reject.
     pub fn unaccounted(&self) -> i64 {
         let unparsed: u64 = [DropCause::Malformed, DropCause::Fragment, DropCause::NotIpv4].map(|c| self.drops(c)).iter().sum();
-        let read = self.from_app.packets + self.from_world.packets + unparsed;
-        let settled = self.to_world.packets + self.to_app.packets - self.rejects + self.total_drops();
+        let read = self.from_app.packets + self.from_world.packets + self.from_platform.packets + unparsed;
+        let settled = self.to_world.packets + self.to_platform.packets + self.to_app.packets - self.rejects + self.total_drops();
         read as i64 - settled as i64
     }
 
@@ -80,6 +84,8 @@ impl Counters {
             "from_world": count(&self.from_world),
             "to_world": count(&self.to_world),
             "to_app": count(&self.to_app),
+            "to_platform": count(&self.to_platform),
+            "from_platform": count(&self.from_platform),
             "rejects": self.rejects,
             "dns_responses": self.dns_responses,
             "dns_errors": self.dns_errors,

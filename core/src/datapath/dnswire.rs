@@ -1,6 +1,8 @@
-//! Minimal DNS wire format for the platform resolver the datapath emulates
-//! at 168.63.129.16:53: parse a standard query with one question, write an
-//! answer from `Policy::resolve`.
+//! Minimal DNS wire format for the platform resolver at 168.63.129.16:53:
+//! parse a standard query with one question, write an answer from
+//! `Policy::resolve`. [`reply`] is the whole answer to one message, used by
+//! the datapath for UDP and by the platform endpoints for TCP (RFC 1035
+//! 4.2.2 framing is the caller's), so both transports answer the same.
 //!
 //! - A (and ANY) queries get the name's addresses as A records, TTL 10 s.
 //! - A name that does not exist gets NXDOMAIN (rcode 3) whatever the type.
@@ -10,9 +12,9 @@
 //!   dropped; a query that cannot be understood (question count not 1,
 //!   compressed or overlong name, truncated question) gets FORMERR; a
 //!   non-standard opcode gets NOTIMP.
-//! - Answers are capped to the classic 512-byte UDP message (no EDNS); extra
-//!   addresses are left out rather than setting TC, since there is no TCP
-//!   resolver to retry on.
+//! - Answers over UDP are capped to the classic 512-byte message (no EDNS):
+//!   addresses that do not fit are left out and TC is set, so a resolver
+//!   retries over TCP, where a message may take up to 65,535 bytes.
 //!
 //! Nothing here allocates or panics on message contents.
 
@@ -24,6 +26,8 @@ use crate::decision::Resolution;
 pub const ANSWER_TTL: u32 = 10;
 /// Largest DNS message over UDP without EDNS.
 pub const MAX_UDP_MESSAGE: usize = 512;
+/// Largest DNS message over TCP (its length prefix is 16 bits).
+pub const MAX_TCP_MESSAGE: usize = 65_535;
 
 pub const TYPE_A: u16 = 1;
 pub const TYPE_AAAA: u16 = 28;
@@ -154,10 +158,11 @@ fn response_flags(query_flags: u16, rcode: u8) -> u16 {
     0x8000 | (query_flags & 0x7900) | 0x0080 | u16::from(rcode & 0xf)
 }
 
-/// Writes the response to `q` into `out`; returns its length (None if `out`
-/// cannot hold the header and question).
-pub fn write_response(q: &Query, answer: Answer, out: &mut [u8]) -> Option<usize> {
-    let limit = out.len().min(MAX_UDP_MESSAGE);
+/// Writes the response to `q` into `out`, at most `max` bytes; returns its
+/// length (None if that cannot hold the header and question). Addresses
+/// that do not fit are left out and the TC flag says so.
+pub fn write_response(q: &Query, answer: Answer, max: usize, out: &mut [u8]) -> Option<usize> {
+    let limit = out.len().min(max);
     let qend = 12 + q.question.len();
     if qend > limit {
         return None;
@@ -169,8 +174,9 @@ pub fn write_response(q: &Query, answer: Answer, out: &mut [u8]) -> Option<usize
     };
     const RR: usize = 16;
     let n = addrs.len().min((limit - qend) / RR);
+    let truncated = if n < addrs.len() { FLAG_TC } else { 0 };
     put16(out, 0, q.id);
-    put16(out, 2, response_flags(q.flags, rcode));
+    put16(out, 2, response_flags(q.flags, rcode) | truncated);
     put16(out, 4, 1);
     put16(out, 6, n as u16);
     put16(out, 8, 0);
@@ -188,6 +194,34 @@ pub fn write_response(q: &Query, answer: Answer, out: &mut [u8]) -> Option<usize
         at += RR;
     }
     Some(at)
+}
+
+/// The truncation flag of the header.
+pub const FLAG_TC: u16 = 0x0200;
+
+/// What [`reply`] made of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reply {
+    /// An answer of this length is in `out`.
+    Answer(usize),
+    /// An error response (FORMERR, NOTIMP) of this length is in `out`.
+    Error(usize),
+    /// Nothing to send (not a query, or `out` too small).
+    Drop,
+}
+
+/// The platform resolver's reply to one DNS message `msg`: the answer from
+/// `resolve` (the policy's DNS model), at most `max` bytes of `out`.
+pub fn reply(msg: &[u8], max: usize, resolve: impl FnOnce(&str) -> Resolution, out: &mut [u8]) -> Reply {
+    let mut name = NameBuf::default();
+    match parse_query(msg, &mut name) {
+        Ok(q) => {
+            let res = resolve(name.as_str());
+            write_response(&q, answer_for(q.qtype, q.qclass, &res), max, out).map_or(Reply::Drop, Reply::Answer)
+        }
+        Err(DnsError::Error { id, flags, rcode }) => write_error(id, flags, rcode, out).map_or(Reply::Drop, Reply::Error),
+        Err(DnsError::Drop) => Reply::Drop,
+    }
 }
 
 /// Writes a question-less error response (FORMERR, NOTIMP).
@@ -230,7 +264,7 @@ mod tests {
         assert_eq!(name.as_str(), "acct.blob.core.windows.net");
         let res = addrs(&[[10, 0, 2, 5], [10, 0, 2, 6]]);
         let mut out = [0u8; 512];
-        let n = write_response(&q, answer_for(q.qtype, q.qclass, &res), &mut out).unwrap();
+        let n = write_response(&q, answer_for(q.qtype, q.qclass, &res), MAX_UDP_MESSAGE, &mut out).unwrap();
         assert_eq!(n, m.len() + 32);
         assert_eq!(get16(&out, 0), 0x1234);
         assert_eq!(get16(&out, 2), 0x8180, "QR RD RA NOERROR");
@@ -249,27 +283,44 @@ mod tests {
         let q = parse_query(&m, &mut name).unwrap();
         let nx = Resolution::NxDomain { chain: vec![], answered_by: "test".into() };
         let mut out = [0u8; 512];
-        write_response(&q, answer_for(q.qtype, q.qclass, &nx), &mut out).unwrap();
+        write_response(&q, answer_for(q.qtype, q.qclass, &nx), MAX_UDP_MESSAGE, &mut out).unwrap();
         assert_eq!((get16(&out, 2) & 0xf, get16(&out, 6)), (3, 0));
         let m = query(2, "there.example", TYPE_AAAA);
         let q = parse_query(&m, &mut name).unwrap();
         let there = addrs(&[[1, 2, 3, 4]]);
         let a = answer_for(q.qtype, q.qclass, &there);
         assert_eq!(a, Answer::NoData);
-        let n = write_response(&q, a, &mut out).unwrap();
+        let n = write_response(&q, a, MAX_UDP_MESSAGE, &mut out).unwrap();
         assert_eq!((get16(&out, 2) & 0xf, get16(&out, 6), n), (0, 0, m.len()));
     }
 
     #[test]
-    fn answers_are_capped_to_512_bytes() {
+    fn udp_answers_are_capped_to_512_bytes_and_say_so() {
         let m = query(3, "many.example", TYPE_A);
         let mut name = NameBuf::default();
         let q = parse_query(&m, &mut name).unwrap();
         let res = addrs(&[[10, 0, 0, 1]; 40]);
         let mut out = [0u8; 1500];
-        let n = write_response(&q, answer_for(q.qtype, q.qclass, &res), &mut out).unwrap();
+        let n = write_response(&q, answer_for(q.qtype, q.qclass, &res), MAX_UDP_MESSAGE, &mut out).unwrap();
         assert!(n <= 512);
         assert_eq!(usize::from(get16(&out, 6)), (512 - m.len()) / 16);
+        assert_eq!(get16(&out, 2) & FLAG_TC, FLAG_TC, "truncated: TC set");
+        // Over TCP all of them fit, and TC stays clear.
+        let mut big = vec![0u8; MAX_TCP_MESSAGE];
+        let n = write_response(&q, answer_for(q.qtype, q.qclass, &res), MAX_TCP_MESSAGE, &mut big).unwrap();
+        assert_eq!((n, get16(&big, 6), get16(&big, 2) & FLAG_TC), (m.len() + 40 * 16, 40, 0));
+    }
+
+    #[test]
+    fn reply_answers_errors_and_drops() {
+        let there = |_: &str| addrs(&[[10, 0, 1, 4]]);
+        let mut out = [0u8; 512];
+        let m = query(7, "x.example", TYPE_A);
+        assert_eq!(reply(&m, MAX_UDP_MESSAGE, there, &mut out), Reply::Answer(m.len() + 16));
+        let mut bad = m.clone();
+        put16(&mut bad, 4, 0);
+        assert_eq!(reply(&bad, MAX_UDP_MESSAGE, there, &mut out), Reply::Error(12));
+        assert_eq!(reply(&m[..5], MAX_UDP_MESSAGE, there, &mut out), Reply::Drop);
     }
 
     #[test]
@@ -302,7 +353,7 @@ mod tests {
             if let Ok(q) = parse_query(&m, &mut name) {
                 let mut out = [0u8; 512];
                 let res = addrs(&[[1, 1, 1, 1]; 3]);
-                let _ = write_response(&q, answer_for(q.qtype, q.qclass, &res), &mut out);
+                let _ = write_response(&q, answer_for(q.qtype, q.qclass, &res), MAX_UDP_MESSAGE, &mut out);
                 proptest::prop_assert!(name.as_str().len() <= 255);
             }
         }

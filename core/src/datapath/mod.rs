@@ -10,9 +10,12 @@
 //!    flow (Azure's NAT answers unknown flows with RST: dropped, or RST with
 //!    `reject`); otherwise `policy.decide`: denied -> a drop entry (later
 //!    packets drop fast) and a deny record, with `reject` a TCP RST or ICMP
-//!    unreachable (administratively prohibited); platform addresses -> DNS to
-//!    168.63.129.16:53 is answered here, the rest dropped (there is no real
-//!    wireserver); allowed -> a SNAT port per `Decision::snat` (NAT gateway:
+//!    unreachable (administratively prohibited); platform addresses -> DNS
+//!    over UDP to 168.63.129.16:53 is answered here (no flow entry), other
+//!    IP protocols are dropped, and TCP, UDP and ICMP echo get a flow entry
+//!    (private source, no translation) and go out as `Verdict::ToPlatform`
+//!    to the caller's platform endpoints (`crate::platform`), whose answers
+//!    come back through `from_platform`; allowed -> a SNAT port per `Decision::snat` (NAT gateway:
 //!    the gateway's addresses, first to last; site outbound: the first
 //!    outbound address; private: the source port is kept), a flow entry and
 //!    a begin record. No port free: a NAT gateway fails the new flow
@@ -56,7 +59,6 @@ use crate::decision::{Decision, SourceNat, World, AZURE_DNS};
 use crate::flow::{Flow, Proto};
 use crate::policy::Policy;
 use crate::time::Timestamp;
-use dnswire::{DnsError, NameBuf};
 use flowlog::{FlowRecord, RecordState};
 use nat::{Destination, Release, SnatPool};
 use packet::{End, Offload, Packet, Transport, ICMP_CODE_ADMIN_PROHIBITED};
@@ -177,7 +179,12 @@ impl<P: PolicyView> Datapath<P> {
             if p.proto == Proto::Udp && p.dst == AZURE_DNS && p.dst_port == 53 {
                 return self.answer_dns(pkt, &p, reply);
             }
-            return self.drop(DropCause::Platform);
+            if let Proto::Other(_) = p.proto {
+                return self.drop(DropCause::Platform);
+            }
+            // The platform host's endpoints answer (the caller's `Platform`):
+            // a flow entry like any allowed flow, so the counters and the
+            // flow log see it, and its packets go out as `ToPlatform`.
         }
         match self.install(key, decision, decision.world, now) {
             Ok(id) => {
@@ -253,6 +260,10 @@ impl<P: PolicyView> Datapath<P> {
             return self.drop(DropCause::NoFlowFromApp);
         };
         let Action::Forward { world, src, src_port } = e.action else { return self.drop(DropCause::Denied) };
+        if world == World::Platform {
+            // The platform's endpoints take no ICMP errors.
+            return self.drop(DropCause::Platform);
+        }
         // Errors count as traffic but neither refresh nor change state.
         add(&mut e.out, p.segments, p.len);
         packet::rewrite_quote(pkt, p, End::Dst, src, src_port);
@@ -270,6 +281,11 @@ impl<P: PolicyView> Datapath<P> {
         }
         e.on_packet(Dir::Out, p.len, p.segments, p.tcp_flags(), now);
         match e.action {
+            Action::Forward { world: World::Platform, .. } => {
+                // Private source, port kept: nothing to rewrite.
+                add(&mut self.counters.to_platform, p.segments, p.len);
+                Verdict::ToPlatform
+            }
             Action::Forward { world, src, src_port } => {
                 packet::rewrite(pkt, p, End::Src, src, src_port);
                 add(&mut self.counters.to_world, p.segments, p.len);
@@ -375,23 +391,21 @@ impl<P: PolicyView> Datapath<P> {
         }
     }
 
-    /// Answers a query to the platform resolver from `Policy::resolve`.
+    /// Answers a query to the platform resolver from `Policy::resolve`
+    /// (`dnswire::reply`, the same answer the platform endpoints give over TCP).
     fn answer_dns(&mut self, pkt: &[u8], p: &Packet, reply: &mut [u8]) -> Verdict {
         let Transport::Udp { payload_len } = p.transport else { return self.drop(DropCause::DnsMalformed) };
         let start = p.l4 + 8;
         let msg = &pkt[start..start + payload_len];
-        let mut name = NameBuf::default();
         let Some(out) = reply.get_mut(packet::UDP_REPLY_PAYLOAD..) else { return self.drop(DropCause::DnsMalformed) };
-        let written = match dnswire::parse_query(msg, &mut name) {
-            Ok(q) => {
-                let res = self.policy.resolve(name.as_str());
-                dnswire::write_response(&q, dnswire::answer_for(q.qtype, q.qclass, &res), out)
-            }
-            Err(DnsError::Error { id, flags, rcode }) => {
+        let policy = &self.policy;
+        let written = match dnswire::reply(msg, dnswire::MAX_UDP_MESSAGE, |name| policy.resolve(name), out) {
+            dnswire::Reply::Answer(n) => Some(n),
+            dnswire::Reply::Error(n) => {
                 self.counters.dns_errors += 1;
-                dnswire::write_error(id, flags, rcode, out)
+                Some(n)
             }
-            Err(DnsError::Drop) => None,
+            dnswire::Reply::Drop => None,
         };
         let len = written.and_then(|n| packet::finish_udp_reply(reply, p.dst, p.dst_port, p.src, p.src_port, n));
         match len {
@@ -419,12 +433,20 @@ impl<P: PolicyView> Datapath<P> {
         self.world_packet(None, pkt, off, now, reply)
     }
 
+    /// A packet the platform's endpoints (`Platform`) sent back on a flow
+    /// that came to them as `ToPlatform`: `ToApp` (counted on its flow, whose
+    /// TCP state it moves as a world's reply would), or dropped.
+    pub fn from_platform(&mut self, pkt: &mut [u8], now: Timestamp) -> Verdict {
+        self.world_packet(Some(World::Platform), pkt, Offload::default(), now, &mut [])
+    }
+
     fn world_packet(&mut self, world: Option<World>, pkt: &mut [u8], off: Offload, now: Timestamp, _reply: &mut [u8]) -> Verdict {
         let mut p = match packet::parse(pkt) {
             Ok(p) => p.with_offload(off),
             Err(e) => return self.drop(DropCause::of(e)),
         };
-        add(&mut self.counters.from_world, p.segments, p.len);
+        let from = if world == Some(World::Platform) { &mut self.counters.from_platform } else { &mut self.counters.from_world };
+        add(from, p.segments, p.len);
         self.counters.tso_segments += u64::from(p.segments > 1);
         let (reply_key, is_error) = match p.transport {
             // The quote is a packet the world got from us: reversed, it is a reply tuple.

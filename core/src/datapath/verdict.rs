@@ -69,6 +69,10 @@ pub enum Verdict {
     /// A reply was written into the reply buffer (first `len` bytes): write
     /// it to the app's device. RSTs / ICMP unreachables and DNS answers.
     ReplyToApp { len: usize },
+    /// The packet (unchanged: platform flows keep the private source) is for
+    /// the platform host's endpoints (`crate::platform::Platform::from_app`);
+    /// what they send back goes through `Datapath::from_platform` to the app.
+    ToPlatform,
     /// Dropped (counted).
     Drop(DropCause),
     /// `connect_first`: the translated first SYN of the new TCP flow `flow`
@@ -100,7 +104,8 @@ pub enum DropCause {
     NotIpv4,
     /// The policy denied the flow (route, NSG or platform rule).
     Denied,
-    /// To 168.63.129.16 / 169.254.169.254 other than DNS: no wireserver here.
+    /// To 168.63.129.16 / 169.254.169.254 but nothing there takes it: IP
+    /// protocols other than TCP, UDP and ICMP echo, and ICMP errors.
     Platform,
     /// A DNS query to the platform resolver that could not be parsed at all.
     DnsMalformed,

@@ -54,6 +54,8 @@ pub struct Policy {
     pub subnet: SubnetRef,
     pub subnet_name: String,
     instance_ip: Ipv4Addr,
+    /// The integration subnet's first prefix, which `instance_ip` is in.
+    instance_subnet: ipnet::Ipv4Net,
     /// Route All, or why not.
     pub route_all: crate::model::RouteAll,
     /// `AppRouting` for destinations that the app routing sends in whatever they are.
@@ -130,6 +132,7 @@ impl Policy {
             subnet,
             subnet_name: sc.subnet_name(subnet),
             instance_ip: first_assignable(&sub.prefixes[0]),
+            instance_subnet: sub.prefixes[0],
             route_all,
             all_in,
             se_ranges,
@@ -262,6 +265,11 @@ impl Policy {
     /// where each value comes from).
     pub fn environment(&self) -> Vec<(String, String)> {
         app_environment(self.site.as_ref(), self.instance_ip, self.route_all.on)
+    }
+
+    /// The integration subnet's prefix the instance's address is in.
+    pub fn instance_subnet(&self) -> ipnet::Ipv4Net {
+        self.instance_subnet
     }
 
     pub fn nat_gateway(&self) -> Option<&NatGatewayInfo> {

@@ -32,6 +32,7 @@ use std::path::PathBuf;
 use vnetlab_core::datapath::{Counters, Datapath, DatapathOptions};
 use vnetlab_core::decision::Resolution;
 use vnetlab_core::error::Error;
+use vnetlab_core::platform::{Instance, Mode, Platform};
 use vnetlab_core::policy::Policy;
 
 use crate::engine::{FlowLogWriter, WorldDevices};
@@ -101,6 +102,8 @@ fn run_in(
     // Inbound (publish.rs): bound before CMD starts, stopped when run_in returns.
     let _published = publish::start(&opts.publish, &app_ns, policy.instance_ip(), opts.quiet).map_err(|e| io_error("--publish", e))?;
     let log = opts.flow_log.as_deref().map(FlowLogWriter::create).transpose().map_err(|e| io_error("flow log", e))?;
+    // The platform addresses answer only at their real endpoints (DNS, wireserver, IMDS).
+    let platform = Platform::new(Instance::of(&policy), Mode::Endpoints);
     let datapath = Datapath::new(policy, DatapathOptions { reject: opts.reject, connect_first: true, ..Default::default() });
     let report = Report::new(names, opts.quiet);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -114,7 +117,7 @@ fn run_in(
                 let stop = async move {
                     let _ = stop_rx.await;
                 };
-                let c = crate::engine::run_with(datapath, app_tun, WorldDevices::Shared(host_tun), offload, log, &mut relay, stop).await?;
+                let c = crate::engine::run_with(datapath, platform, app_tun, WorldDevices::Shared(host_tun), offload, log, &mut relay, stop).await?;
                 Ok((c, relay.report))
             })
         })
