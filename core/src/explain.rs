@@ -45,7 +45,7 @@ fn resolution_text(r: &Resolution) -> String {
         Resolution::Addresses { addrs, chain, answered_by } => {
             format!("{} -> {} (answered by {answered_by})", chain.join(" -> "), addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "))
         }
-        Resolution::NxDomain { chain, answered_by } => format!("{} -> NXDOMAIN ({answered_by})", chain.join(" -> ")),
+        Resolution::NxDomain { chain, answered_by, .. } => format!("{} -> NXDOMAIN ({answered_by})", chain.join(" -> ")),
     }
 }
 
@@ -54,7 +54,7 @@ pub fn resolution_json(r: &Resolution) -> Value {
         Resolution::Addresses { addrs, chain, answered_by } => {
             json!({"addresses": addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>(), "chain": chain, "answered_by": answered_by})
         }
-        Resolution::NxDomain { chain, answered_by } => json!({"addresses": [], "nxdomain": true, "chain": chain, "answered_by": answered_by}),
+        Resolution::NxDomain { chain, answered_by, .. } => json!({"addresses": [], "nxdomain": true, "chain": chain, "answered_by": answered_by}),
     }
 }
 

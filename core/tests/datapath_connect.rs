@@ -49,7 +49,7 @@ impl PolicyView for Allow {
         &[]
     }
     fn resolve(&self, name: &str) -> Resolution {
-        Resolution::NxDomain { chain: vec![name.into()], answered_by: "azure".into() }
+        Resolution::NxDomain { chain: vec![name.into()], answered_by: "azure".into(), public: false }
     }
     fn rule_name(&self, _: RuleIdx) -> &str {
         ""

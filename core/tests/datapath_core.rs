@@ -77,7 +77,7 @@ impl PolicyView for FakePolicy {
         if name == "db.internal.example" {
             Resolution::Addresses { addrs: vec![VM.into()], chain: vec![name.into()], answered_by: "zone".into() }
         } else {
-            Resolution::NxDomain { chain: vec![name.into()], answered_by: "azure".into() }
+            Resolution::NxDomain { chain: vec![name.into()], answered_by: "azure".into(), public: false }
         }
     }
     fn rule_name(&self, idx: RuleIdx) -> &str {

@@ -55,7 +55,7 @@ impl PolicyView for Internet {
         std::slice::from_ref(&SITE_IP)
     }
     fn resolve(&self, name: &str) -> Resolution {
-        Resolution::NxDomain { chain: vec![name.into()], answered_by: "azure".into() }
+        Resolution::NxDomain { chain: vec![name.into()], answered_by: "azure".into(), public: false }
     }
     fn rule_name(&self, _: RuleIdx) -> &str {
         ""

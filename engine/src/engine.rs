@@ -183,6 +183,9 @@ pub enum SidecarEvent {
     /// A packet (plain IPv4, no device header) that a world sent towards a
     /// translated source, such as a relayed UDP reply.
     FromWorld(Vec<u8>),
+    /// The upstream resolver's `answer` to `query` (the packet of
+    /// `Verdict::DnsUpstream`, plain IPv4, no device header).
+    DnsAnswer { query: Vec<u8>, answer: Vec<u8> },
 }
 
 /// Host-side work beside the devices (see the module comment). Called on
@@ -191,6 +194,11 @@ pub trait Sidecar {
     /// `Verdict::Connect`: `held` is the translated SYN after `hdr` bytes of
     /// device header; answer later with `SidecarEvent::ConnectDone`.
     fn connect(&mut self, flow: Flow, world: World, held: &[u8], hdr: usize);
+    /// `Verdict::DnsUpstream`: `query` (after `hdr` bytes of header) is a
+    /// DNS query for the upstream resolver; answer with
+    /// `SidecarEvent::DnsAnswer`. Without an upstream the query is lost and
+    /// the app's resolver times out, as with no resolver at all.
+    fn dns_upstream(&mut self, _query: &[u8], _hdr: usize) {}
     /// A packet bound for `world` (after `hdr` bytes of header): true if the
     /// sidecar took it, false to write it to the world's device.
     fn to_world(&mut self, world: World, pkt: &[u8], hdr: usize) -> bool;
@@ -355,6 +363,11 @@ pub async fn run_with<P: PolicyView, S: Sidecar>(
                             _ => {}
                         }
                     }
+                    SidecarEvent::DnsAnswer { query, answer } => {
+                        if let Verdict::ReplyToApp { len } = datapath.dns_upstream_answer(&query, &answer, &mut reply[h..]) {
+                            write(&mut datapath, &devs, 0, &reply[..h + len]);
+                        }
+                    }
                     SidecarEvent::FromWorld(pkt) => {
                         let Some(buf) = rx.get_mut(..h + pkt.len()) else { continue };
                         buf[..h].fill(0);
@@ -412,6 +425,10 @@ pub async fn run_with<P: PolicyView, S: Sidecar>(
                 Verdict::Connect { flow, world } => {
                     sidecar.connect(flow, world, &rx[..n], h);
                     (Out::Done, &[])
+                }
+                Verdict::DnsUpstream => {
+                    sidecar.dns_upstream(&rx[..n], h);
+                    continue;
                 }
                 Verdict::Drop(_) => continue,
             };

@@ -162,6 +162,7 @@ fn datapath_agrees_with_every_conformance_case() {
                     }
                     Verdict::ToApp => panic!("{what}: from_app returned ToApp"),
                     Verdict::Connect { .. } => panic!("{what}: Connect without connect_first"),
+                    Verdict::DnsUpstream => panic!("{what}: DnsUpstream without dns_upstream"),
                 }
                 checked += 1;
             }

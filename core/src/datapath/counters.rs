@@ -26,6 +26,10 @@ pub struct Counters {
     pub dns_responses: u64,
     /// DNS queries answered with FORMERR/NOTIMP.
     pub dns_errors: u64,
+    /// DNS queries handed to the upstream resolver (`Verdict::DnsUpstream`),
+    /// and the upstream answers written to the app (also in `to_app`).
+    pub dns_upstream: u64,
+    pub dns_upstream_answers: u64,
     /// Allowed flows installed.
     pub flows_created: u64,
     /// Denied flows installed as drop entries.
@@ -71,7 +75,11 @@ impl Counters {
     pub fn unaccounted(&self) -> i64 {
         let unparsed: u64 = [DropCause::Malformed, DropCause::Fragment, DropCause::NotIpv4].map(|c| self.drops(c)).iter().sum();
         let read = self.from_app.packets + self.from_world.packets + self.from_platform.packets + unparsed;
-        let settled = self.to_world.packets + self.to_platform.packets + self.to_app.packets - self.rejects + self.total_drops();
+        // Rejects and upstream DNS answers are written without a packet read
+        // for each; a query handed upstream is settled when handed.
+        let settled = self.to_world.packets + self.to_platform.packets + self.to_app.packets - self.rejects - self.dns_upstream_answers
+            + self.dns_upstream
+            + self.total_drops();
         read as i64 - settled as i64
     }
 
@@ -89,6 +97,8 @@ impl Counters {
             "rejects": self.rejects,
             "dns_responses": self.dns_responses,
             "dns_errors": self.dns_errors,
+            "dns_upstream": self.dns_upstream,
+            "dns_upstream_answers": self.dns_upstream_answers,
             "flows_created": self.flows_created,
             "flows_denied": self.flows_denied,
             "flows_ended": self.flows_ended,

@@ -208,15 +208,22 @@ pub enum Reply {
     Error(usize),
     /// Nothing to send (not a query, or `out` too small).
     Drop,
+    /// Nothing written: public DNS decides a name the input does not
+    /// answer, and the caller asked for the real upstream (`vnetlab run`).
+    Upstream,
 }
 
 /// The platform resolver's reply to one DNS message `msg`: the answer from
-/// `resolve` (the policy's DNS model), at most `max` bytes of `out`.
-pub fn reply(msg: &[u8], max: usize, resolve: impl FnOnce(&str) -> Resolution, out: &mut [u8]) -> Reply {
+/// `resolve` (the policy's DNS model), at most `max` bytes of `out`. With
+/// `upstream`, a name only public DNS could answer is left to the caller.
+pub fn reply(msg: &[u8], max: usize, upstream: bool, resolve: impl FnOnce(&str) -> Resolution, out: &mut [u8]) -> Reply {
     let mut name = NameBuf::default();
     match parse_query(msg, &mut name) {
         Ok(q) => {
             let res = resolve(name.as_str());
+            if upstream && matches!(res, Resolution::NxDomain { public: true, .. }) {
+                return Reply::Upstream;
+            }
             write_response(&q, answer_for(q.qtype, q.qclass, &res), max, out).map_or(Reply::Drop, Reply::Answer)
         }
         Err(DnsError::Error { id, flags, rcode }) => write_error(id, flags, rcode, out).map_or(Reply::Drop, Reply::Error),
@@ -281,7 +288,7 @@ mod tests {
         let mut name = NameBuf::default();
         let m = query(1, "nope.example", TYPE_A);
         let q = parse_query(&m, &mut name).unwrap();
-        let nx = Resolution::NxDomain { chain: vec![], answered_by: "test".into() };
+        let nx = Resolution::NxDomain { chain: vec![], answered_by: "test".into(), public: false };
         let mut out = [0u8; 512];
         write_response(&q, answer_for(q.qtype, q.qclass, &nx), MAX_UDP_MESSAGE, &mut out).unwrap();
         assert_eq!((get16(&out, 2) & 0xf, get16(&out, 6)), (3, 0));
@@ -316,11 +323,24 @@ mod tests {
         let there = |_: &str| addrs(&[[10, 0, 1, 4]]);
         let mut out = [0u8; 512];
         let m = query(7, "x.example", TYPE_A);
-        assert_eq!(reply(&m, MAX_UDP_MESSAGE, there, &mut out), Reply::Answer(m.len() + 16));
+        assert_eq!(reply(&m, MAX_UDP_MESSAGE, false, there, &mut out), Reply::Answer(m.len() + 16));
         let mut bad = m.clone();
         put16(&mut bad, 4, 0);
-        assert_eq!(reply(&bad, MAX_UDP_MESSAGE, there, &mut out), Reply::Error(12));
-        assert_eq!(reply(&m[..5], MAX_UDP_MESSAGE, there, &mut out), Reply::Drop);
+        assert_eq!(reply(&bad, MAX_UDP_MESSAGE, false, there, &mut out), Reply::Error(12));
+        assert_eq!(reply(&m[..5], MAX_UDP_MESSAGE, false, there, &mut out), Reply::Drop);
+    }
+
+    #[test]
+    fn only_names_public_dns_decides_go_upstream() {
+        let m = query(8, "x.example", TYPE_A);
+        let mut out = [0u8; 512];
+        let public = |_: &str| Resolution::NxDomain { chain: vec![], answered_by: "public".into(), public: true };
+        let zone = |_: &str| Resolution::NxDomain { chain: vec![], answered_by: "zone".into(), public: false };
+        assert_eq!(reply(&m, MAX_UDP_MESSAGE, true, public, &mut out), Reply::Upstream);
+        // A linked zone without the record is authoritative: NXDOMAIN, upstream or not.
+        assert_eq!(reply(&m, MAX_UDP_MESSAGE, true, zone, &mut out), Reply::Answer(m.len()));
+        assert_eq!(reply(&m, MAX_UDP_MESSAGE, false, public, &mut out), Reply::Answer(m.len()));
+        assert_eq!(out[3] & 0x0f, RCODE_NXDOMAIN);
     }
 
     #[test]

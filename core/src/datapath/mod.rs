@@ -399,7 +399,11 @@ impl<P: PolicyView> Datapath<P> {
         let msg = &pkt[start..start + payload_len];
         let Some(out) = reply.get_mut(packet::UDP_REPLY_PAYLOAD..) else { return self.drop(DropCause::DnsMalformed) };
         let policy = &self.policy;
-        let written = match dnswire::reply(msg, dnswire::MAX_UDP_MESSAGE, |name| policy.resolve(name), out) {
+        let written = match dnswire::reply(msg, dnswire::MAX_UDP_MESSAGE, self.opts.dns_upstream, |name| policy.resolve(name), out) {
+            dnswire::Reply::Upstream => {
+                self.counters.dns_upstream += 1;
+                return Verdict::DnsUpstream;
+            }
             dnswire::Reply::Answer(n) => Some(n),
             dnswire::Reply::Error(n) => {
                 self.counters.dns_errors += 1;
@@ -415,6 +419,35 @@ impl<P: PolicyView> Datapath<P> {
                 Verdict::ReplyToApp { len }
             }
             None => self.drop(DropCause::DnsMalformed),
+        }
+    }
+
+    /// The upstream resolver's `answer` to `query` (the packet that got
+    /// `Verdict::DnsUpstream`), as the platform resolver's reply to the app.
+    /// An answer that does not match the query's id, or does not fit the
+    /// reply buffer, is lost: the app's resolver retries.
+    pub fn dns_upstream_answer(&mut self, query: &[u8], answer: &[u8], reply: &mut [u8]) -> Verdict {
+        // Nothing here was read from a device: failures are not drops.
+        let lost = |dp: &mut Self| {
+            dp.counters.write_errors += 1;
+            Verdict::Drop(DropCause::DnsMalformed)
+        };
+        let Ok(p) = packet::parse(query) else { return lost(self) };
+        let Transport::Udp { payload_len } = p.transport else { return lost(self) };
+        let msg = &query[p.l4 + 8..p.l4 + 8 + payload_len];
+        // The size is the app's business (EDNS0): it sent the query as it is.
+        let fits = answer.len() >= 12 && msg.len() >= 2 && answer[..2] == msg[..2];
+        let Some(out) = reply.get_mut(packet::UDP_REPLY_PAYLOAD..packet::UDP_REPLY_PAYLOAD + answer.len()).filter(|_| fits) else {
+            return lost(self);
+        };
+        out.copy_from_slice(answer);
+        match packet::finish_udp_reply(reply, p.dst, p.dst_port, p.src, p.src_port, answer.len()) {
+            Some(len) => {
+                self.counters.dns_upstream_answers += 1;
+                add(&mut self.counters.to_app, 1, len);
+                Verdict::ReplyToApp { len }
+            }
+            None => lost(self),
         }
     }
 

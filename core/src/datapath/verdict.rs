@@ -51,11 +51,15 @@ pub struct DatapathOptions {
     /// tried the real destination and reports with `Datapath::connect_result`;
     /// SYN retransmissions meanwhile are dropped (`DropCause::Connecting`).
     pub connect_first: bool,
+    /// DNS to 168.63.129.16 for names only public DNS could answer goes to
+    /// the caller's upstream resolver (`Verdict::DnsUpstream`, answered with
+    /// `Datapath::dns_upstream_answer`) instead of NXDOMAIN (`vnetlab run`).
+    pub dns_upstream: bool,
 }
 
 impl Default for DatapathOptions {
     fn default() -> Self {
-        DatapathOptions { reject: false, max_flows: 1 << 20, seed: 0x0076_6e65_746c_6162, connect_first: false }
+        DatapathOptions { reject: false, max_flows: 1 << 20, seed: 0x0076_6e65_746c_6162, connect_first: false, dns_upstream: false }
     }
 }
 
@@ -79,6 +83,11 @@ pub enum Verdict {
     /// (the app's tuple) is in the packet buffer; the caller keeps it, tries
     /// the real destination and reports with `Datapath::connect_result`.
     Connect { flow: Flow, world: World },
+    /// `dns_upstream`: the packet is a DNS query (UDP to 168.63.129.16:53)
+    /// for a name only public DNS answers. The caller sends its payload to
+    /// the upstream resolver and hands the answer, with this query packet,
+    /// to `Datapath::dns_upstream_answer`.
+    DnsUpstream,
 }
 
 /// How the caller's connect to the real destination ended.

@@ -283,7 +283,9 @@ impl Conn {
                     let len = usize::from(u16::from_be_bytes([a, b]));
                     let Some(msg) = self.request.get(2..2 + len) else { break };
                     let mut out = vec![0u8; 2 + dnswire::MAX_TCP_MESSAGE];
-                    if let dnswire::Reply::Answer(n) | dnswire::Reply::Error(n) = dnswire::reply(msg, dnswire::MAX_TCP_MESSAGE, cx.resolve, &mut out[2..]) {
+                    if let dnswire::Reply::Answer(n) | dnswire::Reply::Error(n) =
+                        dnswire::reply(msg, dnswire::MAX_TCP_MESSAGE, false, cx.resolve, &mut out[2..])
+                    {
                         out[..2].copy_from_slice(&(n as u16).to_be_bytes());
                         self.pending.extend_from_slice(&out[..2 + n]);
                     }
@@ -425,9 +427,10 @@ impl Platform {
                 let payload = &pkt[p.l4 + 8..p.l4 + 8 + payload_len];
                 let answer = if (p.dst, p.dst_port) == (AZURE_DNS, 53) {
                     let mut out = vec![0u8; packet::UDP_REPLY_PAYLOAD + dnswire::MAX_UDP_MESSAGE];
-                    match dnswire::reply(payload, dnswire::MAX_UDP_MESSAGE, resolve, &mut out[packet::UDP_REPLY_PAYLOAD..]) {
+                    match dnswire::reply(payload, dnswire::MAX_UDP_MESSAGE, false, resolve, &mut out[packet::UDP_REPLY_PAYLOAD..]) {
                         dnswire::Reply::Answer(n) | dnswire::Reply::Error(n) => Some((out, n)),
-                        dnswire::Reply::Drop => None,
+                        // Not asked for (`upstream` is false).
+                        dnswire::Reply::Drop | dnswire::Reply::Upstream => None,
                     }
                 } else if let Mode::WorldHost(host) = &mut self.mode {
                     host.saw(Proto::Udp, src, dst);

@@ -94,7 +94,7 @@ impl DnsView {
         let hit = chain.iter().rev().find_map(|n| self.public.get(n));
         match hit {
             Some(addrs) => Resolution::Addresses { addrs: addrs.clone(), chain, answered_by: "public DNS".into() },
-            None => Resolution::NxDomain { chain, answered_by: "public DNS (no such name)".into() },
+            None => Resolution::NxDomain { chain, answered_by: "public DNS (no such name)".into(), public: true },
         }
     }
 
@@ -115,7 +115,7 @@ impl DnsView {
                 if zone.redirect {
                     return self.public_answer(chain);
                 }
-                return Resolution::NxDomain { chain, answered_by: by };
+                return Resolution::NxDomain { chain, answered_by: by, public: false };
             }
             if let Some(pl) = self.privatelink_name(&n) {
                 if self.zone_for(&pl).is_some() {
@@ -127,6 +127,6 @@ impl DnsView {
             }
             return self.public_answer(chain);
         }
-        Resolution::NxDomain { chain, answered_by: "resolver (CNAME chain too long)".into() }
+        Resolution::NxDomain { chain, answered_by: "resolver (CNAME chain too long)".into(), public: false }
     }
 }
