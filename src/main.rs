@@ -156,6 +156,10 @@ enum Cmd {
         /// (unmapped loopback clients are judged as 198.51.100.1).
         #[arg(long = "client-source", value_name = "LOOPBACK=ADDRESS")]
         client_sources: Vec<String>,
+        /// The resolver for names no private zone and no --public-dns entry answers (as Azure DNS
+        /// resolves public names): ADDRESS or ADDRESS:PORT. Default: the host's first nameserver.
+        #[arg(long = "dns-upstream", value_name = "ADDRESS[:PORT]")]
+        dns_upstream: Option<String>,
         /// The command and its arguments (after --).
         #[arg(required = true, last = true, value_name = "CMD")]
         argv: Vec<String>,
@@ -354,11 +358,11 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             vnetlab_engine::up::up(policy, opts)?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Run { input, maps, reject, flow_log, quiet, publish, publish_scm, client_sources, argv } => {
+        Cmd::Run { input, maps, reject, flow_log, quiet, publish, publish_scm, client_sources, dns_upstream, argv } => {
             let policy = load_policy(&input)?;
             warn(&policy);
             let publish = publish_options(&input, &policy, &publish, &publish_scm, &client_sources)?;
-            let opts = vnetlab_engine::host::RunOptions { argv, maps, reject, flow_log, quiet, publish, ..Default::default() };
+            let opts = vnetlab_engine::host::RunOptions { argv, maps, reject, flow_log, quiet, publish, dns_upstream, ..Default::default() };
             Ok(ExitCode::from(vnetlab_engine::host::run(policy, opts)?))
         }
         Cmd::Down => {

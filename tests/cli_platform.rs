@@ -9,12 +9,16 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+// No test asks the host's resolver: names the model does not answer go to
+// this local port, where nothing listens (the query is simply lost).
+const NO_UPSTREAM: &str = "127.0.0.1:9";
+
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// `vnetlab run -- sh -c SCRIPT`: (exit code, stdout, stderr).
 fn run_sh(script: &str) -> (Option<i32>, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vnetlab"))
-        .args(["run", "--quiet", "--", "sh", "-c", script])
+        .args(["run", "--quiet", "--dns-upstream", NO_UPSTREAM, "--", "sh", "-c", script])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

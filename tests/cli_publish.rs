@@ -18,6 +18,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+// No test asks the host's resolver: names the model does not answer go to
+// this local port, where nothing listens (the query is simply lost).
+const NO_UPSTREAM: &str = "127.0.0.1:9";
+
 const TIMEOUT: Duration = Duration::from_secs(40);
 const BODY: &str = "hello from the app\n";
 
@@ -59,6 +63,7 @@ fn free_port() -> u16 {
 fn spawn(template: &std::path::Path, dir: &std::path::Path, extra: &[String]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_vnetlab"))
         .arg("run")
+        .args(["--dns-upstream", NO_UPSTREAM])
         .arg("-t")
         .arg(template)
         .args(extra)

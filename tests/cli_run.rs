@@ -11,6 +11,10 @@ use std::net::{TcpListener, UdpSocket};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+// No test asks the host's resolver: names the model does not answer go to
+// this local port, where nothing listens (the query is simply lost).
+const NO_UPSTREAM: &str = "127.0.0.1:9";
+
 const TIMEOUT: Duration = Duration::from_secs(40);
 const ROOT: &str = "needs root: network namespaces and TUN devices";
 
@@ -31,8 +35,10 @@ struct Done {
 }
 
 fn spawn(args: &[&str]) -> Child {
+    let upstream: &[&str] = if args.contains(&"--dns-upstream") { &[] } else { &["--dns-upstream", NO_UPSTREAM] };
     Command::new(env!("CARGO_BIN_EXE_vnetlab"))
         .arg("run")
+        .args(upstream)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -239,6 +245,79 @@ s.sendto(b'ping', ('10.0.1.4', 5353)); print(s.recv(100).decode())";
     assert!(echo.join().unwrap(), "the echo server got nothing: {}", d.stderr);
     assert_eq!(d.stdout.trim(), "ping from 127.0.2.4", "stderr: {}", d.stderr);
     assert_eq!(d.status.code(), Some(0));
+}
+
+/// A DNS server on loopback for the test: every A query gets `answer`;
+/// returns its port and the names it was asked (bounded in time and count).
+fn dns_server(answer: [u8; 4]) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sock.local_addr().unwrap().port();
+    sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let t = std::thread::spawn(move || {
+        let (deadline, mut asked) = (Instant::now() + TIMEOUT, Vec::new());
+        let mut buf = [0u8; 512];
+        while Instant::now() < deadline && asked.len() < 16 {
+            let Ok((n, peer)) = sock.recv_from(&mut buf) else { continue };
+            // The question's name: labels from byte 12 to the zero label.
+            let (mut i, mut labels) = (12, Vec::new());
+            while i < n && buf[i] != 0 {
+                let len = buf[i] as usize;
+                labels.push(String::from_utf8_lossy(&buf[i + 1..(i + 1 + len).min(n)]).into_owned());
+                i += 1 + len;
+            }
+            asked.push(labels.join("."));
+            let qend = (i + 5).min(n);
+            let mut reply = buf[..qend].to_vec();
+            reply[2] = 0x81;
+            reply[3] = 0x80;
+            reply[7] = 1;
+            reply.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
+            reply.extend_from_slice(&answer);
+            let _ = sock.send_to(&reply, peer);
+            if asked.iter().any(|a| a == "done.invalid") {
+                break;
+            }
+        }
+        asked
+    });
+    (port, t)
+}
+
+#[test]
+#[ignore = "needs root: network namespaces and TUN devices"]
+fn unknown_public_names_resolve_through_the_upstream_and_private_ones_through_the_model() {
+    require_root();
+    let (port, server) = dns_server([198, 51, 100, 99]);
+    let upstream = format!("127.0.0.1:{port}");
+    let script =
+        "import socket\nfor n in ('api.unknown-example.net', 'stfuncdata.blob.core.windows.net', 'www.example.org'):\n    print(n, socket.gethostbyname(n))\n\
+try:\n    socket.gethostbyname('done.invalid')\nexcept OSError:\n    pass";
+    let d = run(&["--quiet", "--dns-upstream", &upstream, "--", "python3", "-c", script]);
+    let asked = server.join().unwrap();
+    assert_eq!(d.status.code(), Some(0), "stderr: {}", d.stderr);
+    let lines: Vec<&str> = d.stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "api.unknown-example.net 198.51.100.99",
+            // The private endpoint's zone and the scenario's public DNS answer as before.
+            "stfuncdata.blob.core.windows.net 10.0.1.4",
+            "www.example.org 198.51.100.80",
+        ],
+        "stderr: {}",
+        d.stderr
+    );
+    assert!(asked.iter().all(|n| n != "stfuncdata.blob.core.windows.net" && n != "www.example.org"), "the model's names went upstream: {asked:?}");
+    assert!(asked.iter().any(|n| n == "api.unknown-example.net"), "{asked:?}");
+}
+
+#[test]
+#[ignore = "needs root: network namespaces and TUN devices"]
+fn a_bad_dns_upstream_is_an_error_naming_the_flag() {
+    require_root();
+    let d = run(&["--dns-upstream", "resolver.example", "--", "true"]);
+    assert_eq!(d.status.code(), Some(2));
+    assert!(d.stderr.contains("--dns-upstream resolver.example"), "{}", d.stderr);
 }
 
 /// `VAR=value` lines of `env` output.

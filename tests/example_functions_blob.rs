@@ -16,6 +16,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+// No test asks the host's resolver: names the model does not answer go to
+// this local port, where nothing listens (the query is simply lost).
+const NO_UPSTREAM: &str = "127.0.0.1:9";
+
 /// A whole `vnetlab run` of the example: SDK round trip plus a 3 s timeout.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 /// Node starting Azurite on a loaded 2-core machine.
@@ -157,6 +161,7 @@ fn run_example(deps: &Deps, az: &Azurite, extra: &[&str], text: &str) -> Done {
     let ca = az.dir.join("ca.pem");
     let mut child = Command::new(env!("CARGO_BIN_EXE_vnetlab"))
         .arg("run")
+        .args(["--dns-upstream", NO_UPSTREAM])
         .args(extra)
         .args(["--map", &map, "--"])
         .arg(&deps.python)

@@ -9,6 +9,7 @@
 //! - `target`: `--map` and where a flow is connected on this machine;
 //! - `relay`: the engine's sidecar (TCP connect/splice, UDP relay);
 //! - `publish`: inbound, `--publish` ports judged by access restrictions;
+//! - `dns`: the platform resolver's upstream for names only public DNS answers;
 //! - `report`: deny lines, hints and the summary.
 //!
 //! CMD's environment is `Policy::environment` (`vnetlab_core::appenv`
@@ -19,6 +20,7 @@
 //! vnetlab exits with CMD's status (128+N if a signal N ended it) and
 //! forwards SIGINT, SIGTERM and SIGHUP to it.
 
+pub mod dns;
 pub mod publish;
 pub mod relay;
 pub mod report;
@@ -56,11 +58,23 @@ pub struct RunOptions {
     pub offload: bool,
     /// Inbound: `--publish`, `--client-source` and the site's access restrictions.
     pub publish: publish::PublishOptions,
+    /// `--dns-upstream ADDRESS[:PORT]` (default: the host's first nameserver).
+    pub dns_upstream: Option<String>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { argv: Vec::new(), maps: Vec::new(), reject: false, flow_log: None, quiet: false, mtu: 1500, offload: true, publish: Default::default() }
+        RunOptions {
+            argv: Vec::new(),
+            maps: Vec::new(),
+            reject: false,
+            flow_log: None,
+            quiet: false,
+            mtu: 1500,
+            offload: true,
+            publish: Default::default(),
+            dns_upstream: None,
+        }
     }
 }
 
@@ -82,17 +96,20 @@ pub fn run(policy: Policy, opts: RunOptions) -> Result<u8, Error> {
             .map_err(Error::BadArgument)?,
         );
     }
+    // Before anything is built: a wrong flag is the user's to fix.
+    let upstream = dns::upstream(opts.dns_upstream.as_deref()).map_err(Error::BadArgument)?;
     // Computed by the core (`vnetlab_core::appenv`: the list and its sources).
     let env = policy.environment();
     let names = RuleNames::of(&policy);
     let sb = Sandbox::build(policy.instance_ip(), opts.mtu, opts.offload).map_err(|e| io_error("sandbox", e))?;
-    run_in(policy, opts, maps, env, names, sb, &vnetlab_testbed::world::resolv_conf())
+    run_in(policy, opts, maps, upstream, env, names, sb, &vnetlab_testbed::world::resolv_conf())
 }
 
 fn run_in(
     policy: Policy,
     opts: RunOptions,
     maps: Vec<target::MapRule>,
+    upstream: std::net::SocketAddr,
     env: Vec<(String, String)>,
     names: RuleNames,
     sb: Sandbox,
@@ -104,7 +121,7 @@ fn run_in(
     let log = opts.flow_log.as_deref().map(FlowLogWriter::create).transpose().map_err(|e| io_error("flow log", e))?;
     // The platform addresses answer only at their real endpoints (DNS, wireserver, IMDS).
     let platform = Platform::new(Instance::of(&policy), Mode::Endpoints);
-    let datapath = Datapath::new(policy, DatapathOptions { reject: opts.reject, connect_first: true, ..Default::default() });
+    let datapath = Datapath::new(policy, DatapathOptions { reject: opts.reject, connect_first: true, dns_upstream: true, ..Default::default() });
     let report = Report::new(names, opts.quiet);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let offload = opts.offload;
@@ -113,12 +130,12 @@ fn run_in(
         .spawn(move || -> io::Result<(Counters, Report)> {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             rt.block_on(async move {
-                let mut relay = HostRelay::new(host_ns, maps, report);
+                let mut relay = dns::WithDns::new(HostRelay::new(host_ns, maps, report), upstream);
                 let stop = async move {
                     let _ = stop_rx.await;
                 };
                 let c = crate::engine::run_with(datapath, platform, app_tun, WorldDevices::Shared(host_tun), offload, log, &mut relay, stop).await?;
-                Ok((c, relay.report))
+                Ok((c, relay.inner.report))
             })
         })
         .map_err(|e| io_error("engine thread", e))?;
