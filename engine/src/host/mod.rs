@@ -102,19 +102,19 @@ pub fn run(policy: Policy, opts: RunOptions) -> Result<u8, Error> {
     let env = policy.environment();
     let names = RuleNames::of(&policy);
     let sb = Sandbox::build(policy.instance_ip(), opts.mtu, opts.offload).map_err(|e| io_error("sandbox", e))?;
-    run_in(policy, opts, maps, upstream, env, names, sb, &vnetlab_testbed::world::resolv_conf())
+    run_in(policy, opts, Prepared { maps, upstream, env, names }, sb, &vnetlab_testbed::world::resolv_conf())
 }
 
-fn run_in(
-    policy: Policy,
-    opts: RunOptions,
+/// What `run` works out from the policy and the flags before building anything.
+struct Prepared {
     maps: Vec<target::MapRule>,
     upstream: std::net::SocketAddr,
     env: Vec<(String, String)>,
     names: RuleNames,
-    sb: Sandbox,
-    resolv: &str,
-) -> Result<u8, Error> {
+}
+
+fn run_in(policy: Policy, opts: RunOptions, prepared: Prepared, sb: Sandbox, resolv: &str) -> Result<u8, Error> {
+    let Prepared { maps, upstream, env, names } = prepared;
     let Sandbox { app_ns, host_ns, app_tun, host_tun } = sb;
     // Inbound (publish.rs): bound before CMD starts, stopped when run_in returns.
     let _published = publish::start(&opts.publish, &app_ns, policy.instance_ip(), opts.quiet).map_err(|e| io_error("--publish", e))?;
