@@ -489,3 +489,44 @@ curl -s -m 2 http://10.0.1.4:8443/; curl -s -m 2 http://www.example.org/; true";
     assert_eq!(by, "by NSG nsg-int rule DenyInternetOut (priority 300)");
     assert!(d.stderr.contains("0 SNAT waits"), "{}", d.stderr);
 }
+
+/// The rootless path, as CI can exercise it as root: a private mount
+/// namespace gets a 0666 TUN node bind-mounted over /dev/net/tun (as
+/// Debian, Ubuntu and Fedora ship it), and vnetlab runs as uid 65534, so it
+/// must make its own user namespace. Same flows, same answers.
+#[test]
+#[ignore = "needs root: network namespaces and TUN devices"]
+fn an_unprivileged_user_gets_the_same_run() {
+    require_root();
+    let (port, server) = http_server("hello rootless\n");
+    // Everything the unprivileged user needs, in a directory it can read:
+    // the binary (the build tree may sit under a private home) and the node.
+    let dir = std::env::temp_dir().join(format!("vnetlab-rootless-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = dir.join("vnetlab");
+    std::fs::copy(env!("CARGO_BIN_EXE_vnetlab"), &bin).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let map = format!("stfuncdata.blob.core.windows.net:443=127.0.0.1:{port}");
+    let script = format!(
+        "set -e; mknod {d}/tun c 10 200; chmod 0666 {d}/tun; mount --bind {d}/tun /dev/net/tun; \
+         exec setpriv --reuid 65534 --regid 65534 --clear-groups {bin} run --quiet --dns-upstream {NO_UPSTREAM} --map {map} -- \
+         sh -c 'id -u; curl -sS -m 10 http://stfuncdata.blob.core.windows.net:443/'",
+        d = dir.display(),
+        bin = bin.display()
+    );
+    let child = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("unshare");
+    let d = finish(child);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(d.status.code(), Some(0), "stdout: {} stderr: {}", d.stdout, d.stderr);
+    // uid 0 inside its own user namespace; the page from the mapped server.
+    assert_eq!(d.stdout, "0\nhello rootless\n", "stderr: {}", d.stderr);
+    assert_eq!(server.join().unwrap().as_deref(), Some("127.0.2.4"));
+}
