@@ -336,3 +336,37 @@ fn route_selection_of_sixteen_thousand_routes_matches_the_oracle() {
         assert_eq!(st[k], select_linear(&upto, e.net.network()) == Some(k), "entry {k} {}", e.net);
     }
 }
+
+#[test]
+fn lint_of_azures_largest_tables_is_correct() {
+    // 3,000 subnets sharing a route table of 1,000 appliance routes and an
+    // NSG of 2,000 rules: every step of lint stays O(n log n) per subnet.
+    let rule = |i: usize| {
+        json!({"name": format!("r{i}"), "properties": {"priority": 100 + i, "direction": "Outbound", "access": "Deny", "protocol": "Tcp",
+        "sourcePortRange": "*", "sourceAddressPrefix": "*", "destinationAddressPrefix": format!("172.{}.{}.0/24", 16 + i / 256, i % 256), "destinationPortRange": "443"}})
+    };
+    let route = |i: usize| {
+        // Inside the last subnet: found only after every other one.
+        let hop = if i == 999 { "192.168.0.4" } else { "10.11.183.4" };
+        json!({"name": format!("u{i}"), "properties": {"addressPrefix": format!("192.{}.{}.0/24", 1 + i / 256, i % 256), "nextHopType": "VirtualAppliance", "nextHopIpAddress": hop}})
+    };
+    let subnets: Vec<Value> = (0..3000)
+        .map(|i| {
+            json!({"name": format!("s{i}"), "properties": {"addressPrefix": format!("10.{}.{}.0/24", i / 256, i % 256),
+            "networkSecurityGroup": {"id": "[resourceId('Microsoft.Network/networkSecurityGroups', 'nsg')]"},
+            "routeTable": {"id": "[resourceId('Microsoft.Network/routeTables', 'rt')]"}}})
+        })
+        .collect();
+    let t = json!({"resources": [
+        {"type": "Microsoft.Network/networkSecurityGroups", "name": "nsg", "properties": {"securityRules": (0..2000).map(rule).collect::<Vec<_>>()}},
+        {"type": "Microsoft.Network/routeTables", "name": "rt", "properties": {"routes": (0..1000).map(route).collect::<Vec<_>>()}},
+        {"type": "Microsoft.Network/virtualNetworks", "name": "vnet", "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/8"]}, "subnets": subnets}}
+    ]});
+    let res = expand(&t).unwrap_or_else(|e| panic!("{e}"));
+    let sc = vnetlab_core::model::build(&res).unwrap_or_else(|e| panic!("{e}"));
+    let findings = vnetlab_core::lint::lint(&sc, &Default::default());
+    let outside: Vec<&str> = findings.iter().filter(|f| f.code == "appliance-outside-subnets").map(|f| f.subject.as_str()).collect();
+    assert_eq!(outside.first().copied(), Some("route table rt route u999"));
+    assert!(outside.iter().all(|s| *s == "route table rt route u999"));
+    assert!(!findings.iter().any(|f| f.code == "shadowed-rule"));
+}
