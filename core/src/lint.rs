@@ -7,6 +7,8 @@ use crate::model::{Direction, PlanKind, RoutePrefix, Scenario, SubnetRef};
 use crate::policy::nsg::EffectiveNsg;
 use crate::policy::tags::{ServiceTags, TagContext};
 use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -128,12 +130,24 @@ pub fn lint(sc: &Scenario, tags: &ServiceTags) -> Vec<Finding> {
             }
         }
     }
+    // Grouped by (VNet, route table): the tag context and the subnets an
+    // appliance may sit in depend on nothing else, and a VNet may have
+    // thousands of subnets sharing one table.
+    let mut with_table: Vec<(usize, usize, usize)> = Vec::new();
     for (vi, vnet) in sc.vnets.iter().enumerate() {
         for (si, sub) in vnet.subnets.iter().enumerate() {
-            let r: SubnetRef = (vi, si);
             if let Some(rt) = sub.route_table {
-                appliance_findings(sc, r, rt, &TagContext::for_subnet(sc, r, tags, "westeurope"), &mut out);
+                with_table.push((vi, rt, si));
             }
+        }
+    }
+    with_table.sort_unstable();
+    for group in with_table.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        let (vi, rt, first) = group[0];
+        let ctx = TagContext::for_subnet(sc, (vi, first), tags, "westeurope");
+        let reachable = SubnetSpans::of_vnet_and_peers(sc, vi);
+        for &(_, _, si) in group {
+            appliance_findings(sc, (vi, si), rt, &ctx, &reachable, &mut out);
         }
     }
     nsg_findings(sc, tags, &mut out);
@@ -144,15 +158,12 @@ pub fn lint(sc: &Scenario, tags: &ServiceTags) -> Vec<Finding> {
 /// Next hops that cannot deliver: an appliance outside the reachable
 /// subnets, or `Internet` for a prefix the policy's `Internet` hop drops
 /// whole (`TagContext::internet_hop_drops_all`, the rule `decide` applies).
-fn appliance_findings(sc: &Scenario, subnet: SubnetRef, rt: usize, tags: &TagContext, out: &mut Vec<Finding>) {
+fn appliance_findings(sc: &Scenario, subnet: SubnetRef, rt: usize, tags: &TagContext, reachable: &SubnetSpans, out: &mut Vec<Finding>) {
     let table = &sc.route_tables[rt];
-    let mut vnets = vec![subnet.0];
-    vnets.extend(sc.connected_peerings(subnet.0).into_iter().filter_map(|(r, _, _)| r));
     for route in &table.routes {
         let subject = format!("route table {} route {}", table.name, route.name);
         if let (NextHopType::VirtualAppliance, Some(ip)) = (route.next_hop, route.next_hop_ip) {
-            let inside = vnets.iter().any(|&v| sc.vnets[v].subnets.iter().any(|s| s.prefixes.iter().any(|p| p.contains(&ip))));
-            if !inside {
+            if !reachable.contains(ip) {
                 out.push(f(
                     Severity::Error,
                     "appliance-outside-subnets",
@@ -175,11 +186,52 @@ fn appliance_findings(sc: &Scenario, subnet: SubnetRef, rt: usize, tags: &TagCon
     }
 }
 
+/// The address ranges of the subnets of a VNet and its connected peerings,
+/// merged and sorted, so that finding the subnet of an address is a binary
+/// search.
+struct SubnetSpans(Vec<(u32, u32)>);
+
+impl SubnetSpans {
+    fn of_vnet_and_peers(sc: &Scenario, vi: usize) -> SubnetSpans {
+        let mut vnets = vec![vi];
+        vnets.extend(sc.connected_peerings(vi).into_iter().filter_map(|(r, _, _)| r));
+        let mut spans: Vec<(u32, u32)> = vnets
+            .iter()
+            .flat_map(|&v| sc.vnets[v].subnets.iter().flat_map(|s| s.prefixes.iter()))
+            .map(|p| (u32::from(p.network()), u32::from(p.broadcast())))
+            .collect();
+        spans.sort_unstable();
+        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(spans.len());
+        for (lo, hi) in spans {
+            match merged.last_mut() {
+                Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
+                _ => merged.push((lo, hi)),
+            }
+        }
+        SubnetSpans(merged)
+    }
+
+    fn contains(&self, ip: Ipv4Addr) -> bool {
+        let x = u32::from(ip);
+        let i = self.0.partition_point(|&(lo, _)| lo <= x);
+        i > 0 && x <= self.0[i - 1].1
+    }
+}
+
 /// Rules that a single higher-priority rule covers entirely can never match.
 fn nsg_findings(sc: &Scenario, tags: &ServiceTags, out: &mut Vec<Finding>) {
+    // Tags are expanded as seen from the first subnet the NSG is attached
+    // to, found in one pass over the subnets.
+    let mut first_subnet: HashMap<usize, SubnetRef> = HashMap::new();
+    for (vi, vnet) in sc.vnets.iter().enumerate() {
+        for (si, sub) in vnet.subnets.iter().enumerate() {
+            if let Some(n) = sub.nsg {
+                first_subnet.entry(n).or_insert((vi, si));
+            }
+        }
+    }
     for (ni, nsg) in sc.nsgs.iter().enumerate() {
-        // Tags are expanded as seen from the first subnet the NSG is attached to.
-        let Some(subnet) = (0..sc.vnets.len()).flat_map(|v| (0..sc.vnets[v].subnets.len()).map(move |s| (v, s))).find(|&r| sc.subnet(r).nsg == Some(ni)) else {
+        let Some(&subnet) = first_subnet.get(&ni) else {
             continue;
         };
         let ctx = TagContext::for_subnet(sc, subnet, tags, "westeurope");

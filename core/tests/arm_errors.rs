@@ -203,10 +203,11 @@ proptest::proptest! {
 #[test]
 fn very_long_variable_chains_are_an_error_not_a_stack_overflow() {
     let mut vars = serde_json::Map::new();
-    for i in 0..5000 {
+    // 500: within ARM's limit of 512 variables per template.
+    for i in 0..500 {
         vars.insert(format!("v{i}"), json!(format!("[variables('v{}')]", i + 1)));
     }
-    vars.insert("v5000".into(), json!("end"));
+    vars.insert("v500".into(), json!("end"));
     let e = expand_err(json!({"variables": vars, "resources": [{"type": "A.B/c", "name": "[variables('v0')]"}]}), &[]);
     assert!(e.contains("evaluation chain too long"), "{e}");
 }

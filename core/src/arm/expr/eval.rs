@@ -4,6 +4,7 @@
 //! `list*()`, `deployment()`, copy loops, user-defined functions, and
 //! property and index access with ARM's runtime placeholders.
 
+use super::budget::{descend, Budget};
 use super::error::{err, EvalError, R};
 use super::functions;
 use super::parse::{is_expression, parse, unescape_literal, Expr};
@@ -11,11 +12,16 @@ use super::values::{arity, int_of, kind, lookup, str_arg, stringify, to_bool};
 use crate::arm::deploy::DeployContext;
 use serde_json::{Map, Value};
 
-/// Bound on nested evaluation across variables, parameters and references.
-const MAX_EVAL_DEPTH: usize = 160;
+/// ARM's limit on the length of one expression (fact sheet 13.6).
+pub const MAX_EXPRESSION_CHARS: usize = 24_576;
 
-thread_local! {
-    static EVAL_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+/// Parses the text of an expression (`[...]`), within ARM's limit on its
+/// length.
+pub fn parse_expression(s: &str) -> R<Expr> {
+    if s.len() > MAX_EXPRESSION_CHARS && s.chars().count() > MAX_EXPRESSION_CHARS {
+        return err(format!("the expression is {} characters long; ARM's limit is {MAX_EXPRESSION_CHARS}", s.chars().count()));
+    }
+    parse(s).map_err(|m| EvalError::Here(format!("invalid expression: {m}")))
 }
 
 /// A user-defined function (`functions` section of a template).
@@ -38,6 +44,10 @@ pub trait Env {
     }
     fn deployment_name(&self) -> String {
         "vnetlab".into()
+    }
+    /// The expansion's budget, charged with every value a function builds.
+    fn budget(&self) -> Option<&Budget> {
+        None
     }
 }
 
@@ -78,23 +88,27 @@ impl<'a> Evaluator<'a> {
     /// unescaped, anything else is returned as is.
     pub fn eval_string(&mut self, s: &str) -> R<Value> {
         if is_expression(s) {
-            let e = parse(s).map_err(|m| EvalError::Here(format!("invalid expression: {m}")))?;
-            Ok(self.eval(&e)?.v)
+            let e = parse_expression(s)?;
+            self.eval_expr(&e)
         } else {
             Ok(Value::String(unescape_literal(s).to_string()))
         }
     }
 
+    /// Evaluates an expression parsed with `parse_expression`.
+    pub fn eval_expr(&mut self, e: &Expr) -> R<Value> {
+        Ok(self.eval(e)?.v)
+    }
+
     fn eval(&mut self, e: &Expr) -> R<Val> {
-        // Counted per thread, not per evaluator: variables, parameters and
-        // references start fresh evaluators inside each other.
-        let depth = EVAL_DEPTH.with(|d| {
-            d.set(d.get() + 1);
-            d.get()
-        });
-        let r = if depth > MAX_EVAL_DEPTH { err("expression evaluation nested too deeply") } else { self.eval_inner(e) };
-        EVAL_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
-        r
+        let _level = descend().map_err(EvalError::Here)?;
+        let r = self.eval_inner(e)?;
+        // Every value a call builds or copies is paid for; member and index
+        // access only take parts of a value already paid for.
+        if let (Expr::Call { .. }, Some(b)) = (e, self.env.budget()) {
+            b.charge(&r.v).map_err(EvalError::Here)?;
+        }
+        Ok(r)
     }
 
     fn eval_inner(&mut self, e: &Expr) -> R<Val> {
@@ -308,22 +322,7 @@ impl<'a> Evaluator<'a> {
             }
             "sort" => {
                 let (p, body) = self.lambda_parts(name, &args[1], 2)?;
-                // Insertion sort: the comparator is an expression that may fail,
-                // which rules out `sort_by`; arrays in templates are small.
-                let mut out: Vec<Value> = Vec::with_capacity(items.len());
-                for it in items {
-                    let mut pos = out.len();
-                    while pos > 0 {
-                        let less = self.apply(&p, body, vec![it.clone(), out[pos - 1].clone()])?;
-                        if to_bool(name, &less)? {
-                            pos -= 1;
-                        } else {
-                            break;
-                        }
-                    }
-                    out.insert(pos, it);
-                }
-                plain(Value::Array(out))
+                plain(Value::Array(self.merge_sort(name, &p, body, items)?))
             }
             "groupby" => {
                 let (p, body) = self.lambda_parts(name, &args[1], 1)?;
@@ -356,6 +355,39 @@ impl<'a> Evaluator<'a> {
                 plain(Value::Object(out))
             }
         }
+    }
+
+    /// A stable merge sort, O(n log n) calls of the comparator lambda
+    /// (`less(a, b)`: does `a` go first?). Not `sort_by`: the comparator may
+    /// fail, and an inconsistent one must give some order, not a panic.
+    fn merge_sort(&mut self, name: &str, p: &[String], body: &Expr, items: Vec<Value>) -> R<Vec<Value>> {
+        let mut runs: Vec<Vec<Value>> = items.into_iter().map(|x| vec![x]).collect();
+        while runs.len() > 1 {
+            let mut next = Vec::with_capacity(runs.len().div_ceil(2));
+            let mut it = runs.into_iter();
+            while let Some(left) = it.next() {
+                match it.next() {
+                    Some(right) => next.push(self.merge(name, p, body, left, right)?),
+                    None => next.push(left),
+                }
+            }
+            runs = next;
+        }
+        Ok(runs.pop().unwrap_or_default())
+    }
+
+    fn merge(&mut self, name: &str, p: &[String], body: &Expr, left: Vec<Value>, right: Vec<Value>) -> R<Vec<Value>> {
+        let mut out = Vec::with_capacity(left.len() + right.len());
+        let (mut l, mut r) = (left.into_iter().peekable(), right.into_iter().peekable());
+        while let (Some(a), Some(b)) = (l.peek(), r.peek()) {
+            // Stable: the right element goes first only if it is less.
+            let right_first = self.apply(p, body, vec![b.clone(), a.clone()])?;
+            let from = if to_bool(name, &right_first)? { &mut r } else { &mut l };
+            out.extend(from.next());
+        }
+        out.extend(l);
+        out.extend(r);
+        Ok(out)
     }
 
     #[inline(never)]
@@ -445,6 +477,9 @@ impl Env for FunctionEnv<'_> {
     }
     fn user_function(&self, q: &str) -> Option<UserFunction> {
         self.outer.user_function(q)
+    }
+    fn budget(&self) -> Option<&Budget> {
+        self.outer.budget()
     }
 }
 

@@ -4,14 +4,18 @@
 //! deployment-context objects. Functions that need unevaluated arguments or
 //! evaluator state live in `eval`.
 
+use super::budget::check_len;
 use super::cidr;
 use super::error::{err, EvalError, R};
 use super::ids::{names_of, resource_id_fn, type_name_path, IdScope, TENANT_ID};
 use super::standins::{environment, guid_of, unique_string};
 use super::text::{base64_decode, base64_encode, dotnet_format, percent_decode, percent_encode, split_multi, uri_combine};
-use super::values::{arity, int_of, json_eq, kind, lookup, str_arg, stringify, to_bool};
+use super::values::{arity, int_of, intersect_arrays, json_eq, kind, lookup, str_arg, stringify, to_bool, union_arrays};
 use crate::arm::deploy::DeployContext;
 use serde_json::{Map, Value};
+
+/// Bound on `split`'s work: text length times delimiters.
+const MAX_SPLIT_WORK: u64 = 200_000_000;
 
 /// Calls the built-in `name` (`lname` is its lowercase spelling).
 #[inline(never)]
@@ -172,12 +176,17 @@ pub(super) fn call(name: &str, lname: &str, a: &[Value], ctx: &DeployContext) ->
                 Value::Array(ds) => ds.iter().map(stringify).collect(),
                 _ => return err(format!("function '{name}' expects a string or array of delimiters")),
             };
+            // Each position of the text is tried against every delimiter.
+            if (s.len() as u64).saturating_mul(delims.len() as u64) > MAX_SPLIT_WORK {
+                return err(format!("split(): {} characters against {} delimiters is too much work (limit {MAX_SPLIT_WORK})", s.len(), delims.len()));
+            }
             Ok(Value::Array(split_multi(s, &delims).into_iter().map(Value::String).collect()))
         }
         "join" => {
             arity(name, n, 2, 2)?;
             let Value::Array(x) = &a[0] else { return err(format!("function '{name}' expects an array as its first argument")) };
             let d = str_arg(name, a, 1)?;
+            check_len((x.len() as u64).saturating_mul(d.len() as u64))?;
             Ok(Value::String(x.iter().map(stringify).collect::<Vec<_>>().join(d)))
         }
         "replace" => {
@@ -186,6 +195,8 @@ pub(super) fn call(name: &str, lname: &str, a: &[Value], ctx: &DeployContext) ->
             if old.is_empty() {
                 return Ok(Value::String(s.to_string()));
             }
+            let grows = (s.matches(old).count() as u64).saturating_mul(new.len() as u64);
+            check_len(grows.saturating_add(s.len() as u64))?;
             Ok(Value::String(s.replace(old, new)))
         }
         "substring" => {
@@ -194,12 +205,13 @@ pub(super) fn call(name: &str, lname: &str, a: &[Value], ctx: &DeployContext) ->
             let start = int_of(name, &a[1])?;
             let len = match a.get(2) {
                 Some(l) => int_of(name, l)?,
-                None => s.len() as i64 - start,
+                None => (s.len() as i64).saturating_sub(start),
             };
             if start < 0 || len < 0 || start.saturating_add(len) > s.len() as i64 {
                 return err(format!("substring: start {start} and length {len} are out of range for a string of length {}", s.len()));
             }
-            Ok(Value::String(s[start as usize..(start + len) as usize].iter().collect()))
+            let (start, len) = (start as usize, len as usize);
+            Ok(Value::String(s[start..start + len].iter().collect()))
         }
         "indexof" | "lastindexof" | "startswith" | "endswith" => {
             arity(name, n, 2, 2)?;
@@ -281,17 +293,8 @@ pub(super) fn call(name: &str, lname: &str, a: &[Value], ctx: &DeployContext) ->
                 }
                 Ok(Value::Object(out))
             } else if a.iter().all(|v| v.is_array() || v.is_null()) {
-                let mut out: Vec<Value> = Vec::new();
-                for v in a {
-                    if let Value::Array(x) = v {
-                        for e in x {
-                            if !out.iter().any(|o| json_eq(o, e)) {
-                                out.push(e.clone());
-                            }
-                        }
-                    }
-                }
-                Ok(Value::Array(out))
+                let arrays: Vec<&[Value]> = a.iter().filter_map(|v| v.as_array().map(Vec::as_slice)).collect();
+                Ok(Value::Array(union_arrays(&arrays)))
             } else {
                 err(format!("function '{name}' expects all arguments to be arrays or all to be objects"))
             }
@@ -302,14 +305,10 @@ pub(super) fn call(name: &str, lname: &str, a: &[Value], ctx: &DeployContext) ->
             }
             match &a[0] {
                 Value::Array(first) => {
-                    let mut out = Vec::new();
-                    for e in first {
-                        let in_all = a[1..].iter().all(|o| matches!(o, Value::Array(x) if x.iter().any(|y| json_eq(y, e))));
-                        if in_all && !out.iter().any(|o| json_eq(o, e)) {
-                            out.push(e.clone());
-                        }
-                    }
-                    Ok(Value::Array(out))
+                    let Some(others) = a[1..].iter().map(|o| o.as_array().map(Vec::as_slice)).collect::<Option<Vec<_>>>() else {
+                        return Ok(Value::Array(Vec::new()));
+                    };
+                    Ok(Value::Array(intersect_arrays(first, &others)))
                 }
                 Value::Object(first) => {
                     let mut out = Map::new();
@@ -419,7 +418,10 @@ pub(super) fn call(name: &str, lname: &str, a: &[Value], ctx: &DeployContext) ->
             if !(0..=10000).contains(&count) {
                 return err(format!("range(): count must be between 0 and 10000 but is {count}"));
             }
-            Ok(Value::Array((0..count).filter_map(|i| start.checked_add(i)).map(Value::from).collect()))
+            if start.checked_add(count).is_none() {
+                return err(format!("range(): start {start} plus count {count} overflows"));
+            }
+            Ok(Value::Array((0..count).map(|i| Value::from(start + i)).collect()))
         }
         "add" | "sub" | "mul" | "div" | "mod" => {
             arity(name, n, 2, 2)?;

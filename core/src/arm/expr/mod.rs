@@ -18,8 +18,10 @@
 //! checks), `text` (.NET formatting, base64, URIs), `ids` (resource ids),
 //! `cidr` (`parseCidr`, `cidrSubnet`, `cidrHost`) and `standins`
 //! (deterministic `uniqueString`/`guid`, `environment()`) behind it, and
-//! `error` (`EvalError`) under all of them. This module only re-exports.
+//! `error` (`EvalError`) and `budget` (bounds on depth, value sizes and
+//! total work, for hostile input) under all of them. This module only re-exports.
 
+pub mod budget;
 mod cidr;
 mod error;
 mod eval;
@@ -32,8 +34,9 @@ mod testenv;
 mod text;
 mod values;
 
+pub use budget::Budget;
 pub use error::EvalError;
-pub use eval::{CopyFrame, Env, Evaluator, UserFunction};
+pub use eval::{parse_expression, CopyFrame, Env, Evaluator, UserFunction, MAX_EXPRESSION_CHARS};
 pub use ids::{parse_resource_id, resource_group_id, type_name_path, TENANT_ID};
 pub use parse::{is_expression, parse, unescape_literal, Expr};
 pub use standins::unique_string;

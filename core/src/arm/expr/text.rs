@@ -1,6 +1,7 @@
 //! Text algorithms behind the string functions: .NET composite formatting
 //! (`format`), multi-delimiter `split`, base64, percent-encoding and `uri`.
 
+use super::budget::check_len;
 use super::values::stringify;
 use serde_json::Value;
 
@@ -28,6 +29,8 @@ pub(super) fn split_multi(s: &str, delims: &[String]) -> Vec<String> {
 }
 
 /// .NET composite formatting: `{0}`, `{1,5}`, `{0:D2}`, `{{` and `}}`.
+/// Placeholders repeat their argument: the result is checked against the
+/// per-value bound as it grows, not once it is built.
 pub fn dotnet_format(fmt: &str, args: &[Value]) -> Result<String, String> {
     let mut out = String::new();
     let mut it = fmt.chars().peekable();
@@ -72,6 +75,7 @@ pub fn dotnet_format(fmt: &str, args: &[Value]) -> Result<String, String> {
                     let pad = " ".repeat((w.unsigned_abs().min(4096) as i64 - len).max(0) as usize);
                     text = if w > 0 { format!("{pad}{text}") } else { format!("{text}{pad}") };
                 }
+                check_len((out.len() + text.len()) as u64)?;
                 out.push_str(&text);
             }
             '}' => return Err(format!("format string '{fmt}' has an unmatched '}}'")),

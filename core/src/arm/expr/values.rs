@@ -5,6 +5,7 @@
 
 use super::error::{err, EvalError, R};
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 
 /// ARM property lookups are case-insensitive; an exact match wins.
 pub fn lookup<'m>(o: &'m Map<String, Value>, key: &str) -> Option<&'m Value> {
@@ -85,5 +86,67 @@ pub fn json_eq(a: &Value, b: &Value) -> bool {
         (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q)),
         (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w))),
         _ => a == b,
+    }
+}
+
+/// `union` of arrays: each distinct element once, in first-seen order.
+/// Duplicates are found by a canonical key: linear, not quadratic.
+pub(super) fn union_arrays(arrays: &[&[Value]]) -> Vec<Value> {
+    let mut seen = HashSet::new();
+    arrays.iter().flat_map(|x| x.iter()).filter(|e| seen.insert(canonical_key(e))).cloned().collect()
+}
+
+/// `intersection` of arrays: the distinct elements of `first` found in
+/// every one of `others`.
+pub(super) fn intersect_arrays(first: &[Value], others: &[&[Value]]) -> Vec<Value> {
+    let sets: Vec<HashSet<String>> = others.iter().map(|x| x.iter().map(canonical_key).collect()).collect();
+    let mut seen = HashSet::new();
+    first
+        .iter()
+        .filter(|e| {
+            let k = canonical_key(e);
+            sets.iter().all(|s| s.contains(&k)) && seen.insert(k)
+        })
+        .cloned()
+        .collect()
+}
+
+/// A text that two values share exactly when `json_eq` holds between them
+/// (numbers by value, object keys in any order), so duplicates can be found
+/// with a hash set.
+pub(super) fn canonical_key(v: &Value) -> String {
+    let mut out = String::new();
+    write_key(v, &mut out);
+    out
+}
+
+fn write_key(v: &Value, out: &mut String) {
+    match v {
+        Value::Number(n) => {
+            let f = n.as_f64().unwrap_or(0.0);
+            // -0.0 == 0.0, as `json_eq` compares them.
+            out.push_str(&format!("n{:?};", if f == 0.0 { 0.0 } else { f }));
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for x in items {
+                write_key(x, out);
+            }
+            out.push(']');
+        }
+        Value::Object(o) => {
+            let mut keys: Vec<&String> = o.keys().collect();
+            keys.sort();
+            out.push('{');
+            for k in keys {
+                out.push_str(&Value::String(k.clone()).to_string());
+                write_key(&o[k], out);
+            }
+            out.push('}');
+        }
+        other => {
+            out.push_str(&other.to_string());
+            out.push(';');
+        }
     }
 }

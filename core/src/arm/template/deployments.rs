@@ -2,45 +2,48 @@
 //! template, inner or outer expression scope) and template outputs.
 
 use super::input::parameter_values_from_object;
+use super::limits::check_sections;
 use super::names::{child_path, obj_get};
 use super::scope::{Output, Scope};
 use crate::arm::deploy::{DeployContext, ParamValues};
-use crate::arm::expr::{self, CopyFrame};
+use crate::arm::expr::{self, Budget, CopyFrame};
 use crate::arm::resource::Resource;
 use crate::error::LoadError;
 use serde_json::{Map, Value};
+use std::rc::Rc;
 
 /// Nested deployments deeper than this are surely a loop.
 const MAX_NESTING: usize = 10;
 
 /// Expands a template; with `with_outputs`, also evaluates its `outputs`
 /// (a nested deployment's outputs are what `reference(deployment).outputs`
-/// reads; the top-level template's outputs are of no use here).
+/// reads; the top-level template's outputs are of no use here). `budget`
+/// is shared with every nested deployment.
 pub(super) fn expand_at(
     template: &Value,
     file: &str,
     params: &ParamValues,
     ctx: &DeployContext,
     base: &str,
-    depth: usize,
+    (depth, budget): (usize, Rc<Budget>),
     with_outputs: bool,
 ) -> Result<(Vec<Resource>, Value), LoadError> {
     if depth > MAX_NESTING {
         return Err(LoadError::new(file, base, "nested deployments are nested too deeply"));
     }
-    let scope = Scope::new(template, file, params, ctx, base, depth)?;
+    let scope = Scope::new(template, file, params, ctx, base, depth, budget)?;
     scope.resolve_all_parameters()?;
     let resources = template.get("resources");
     match resources {
         None | Some(Value::Null) => {}
         Some(Value::Array(list)) => {
             for (i, r) in list.iter().enumerate() {
-                scope.enumerate(r, &format!("{base}.resources[{i}]"), None, &[], None)?;
+                scope.enumerate(r, &format!("{base}.resources[{i}]"), None, &[], (None, 0))?;
             }
         }
         Some(Value::Object(map)) => {
             for (sym, r) in map {
-                scope.enumerate(r, &child_path(&format!("{base}.resources"), sym), None, &[], Some(sym.as_str()))?;
+                scope.enumerate(r, &child_path(&format!("{base}.resources"), sym), None, &[], (Some(sym.as_str()), 0))?;
             }
         }
         Some(other) => {
@@ -51,8 +54,9 @@ pub(super) fn expand_at(
             ))
         }
     }
-    let resources = scope.finish()?;
+    // Outputs first: `finish` moves the bodies out that outputs may read.
     let outputs = if with_outputs { scope.eval_outputs(template.get("outputs"), &format!("{base}.outputs"), &[])? } else { Value::Null };
+    let resources = scope.finish()?;
     Ok((resources, outputs))
 }
 
@@ -73,9 +77,10 @@ impl<'t> Scope<'t> {
         let Some(inner) = obj_get(props, "template") else {
             return Err(self.err(&pp, format!("nested deployment '{name}' has no inline 'template'")));
         };
-        if !inner.is_object() {
+        let Some(t) = inner.as_object() else {
             return Err(self.err(format!("{pp}.template"), "a nested template must be an object"));
-        }
+        };
+        check_sections(t, &self.file, &format!("{pp}.template"))?;
         let inner_scope = matches!(
             obj_get(props, "expressionEvaluationOptions").and_then(Value::as_object).and_then(|o| obj_get(o, "scope")),
             Some(Value::String(s)) if s.eq_ignore_ascii_case("inner")
@@ -95,8 +100,10 @@ impl<'t> Scope<'t> {
         let tpath = format!("{path}.properties.template");
         match inner.get("resources") {
             Some(Value::Array(list)) => {
+                // Its own template, with its own limit on resources.
+                let tmpl = self.new_template_count();
                 for (i, r) in list.iter().enumerate() {
-                    self.enumerate(r, &format!("{tpath}.resources[{i}]"), None, copies, None)?;
+                    self.enumerate(r, &format!("{tpath}.resources[{i}]"), None, copies, (None, tmpl))?;
                 }
                 Ok(())
             }
@@ -128,7 +135,7 @@ impl<'t> Scope<'t> {
             {
                 ctx.subscription_id = sub;
             }
-            let (resources, outputs) = expand_at(inner, &self.file, &pv, &ctx, &tpath, self.depth + 1, true)?;
+            let (resources, outputs) = expand_at(inner, &self.file, &pv, &ctx, &tpath, (self.depth + 1, self.budget.clone()), true)?;
             self.nested.borrow_mut().insert(idx, resources);
             outputs
         } else {

@@ -13,11 +13,12 @@
 //! The stages live in their own files: `input` (JSON text, parameter
 //! files and `-p` values), `scope` (what a template's expressions can read,
 //! and evaluation of JSON trees), `parameters` and `variables`, `resources`
-//! (copy loops, conditions, enumeration, bodies) and `deployments` (nested
-//! deployments and outputs).
+//! (copy loops, conditions, enumeration, bodies), `deployments` (nested
+//! deployments and outputs) and `limits` (ARM's limits on one template).
 
 mod deployments;
 mod input;
+mod limits;
 mod names;
 mod parameters;
 mod resources;
@@ -28,12 +29,29 @@ pub use input::{parameter_values_from_object, parse_json, parse_param_assignment
 pub use names::{child_path, full_type_and_name};
 
 use crate::arm::deploy::{DeployContext, ParamValues};
+use crate::arm::expr::Budget;
 use crate::arm::resource::Resource;
 use crate::error::LoadError;
 use deployments::expand_at;
 use serde_json::Value;
+use std::rc::Rc;
 
-/// Expands a template with the given parameter values.
+/// The stack of the thread that expands a template: evaluation recurses
+/// (bounded by `expr::budget::MAX_EVAL_DEPTH`), and the caller's stack may
+/// be small (2 MiB for test threads). Only the pages used are committed.
+const EXPANSION_STACK_BYTES: usize = 64 << 20;
+
+/// Expands a template with the given parameter values, within ARM's
+/// template limits and vnetlab's evaluation budget (`expr::budget`), on a
+/// thread of its own with a stack that fits the deepest evaluation allowed.
 pub fn expand_template(template: &Value, file: &str, params: &ParamValues, ctx: &DeployContext) -> Result<Vec<Resource>, LoadError> {
-    expand_at(template, file, params, ctx, "$", 0, false).map(|(rs, _)| rs)
+    let run = || expand_at(template, file, params, ctx, "$", (0, Rc::new(Budget::default())), false).map(|(rs, _)| rs);
+    std::thread::scope(|s| {
+        let spawned = std::thread::Builder::new().name("vnetlab-expand".into()).stack_size(EXPANSION_STACK_BYTES).spawn_scoped(s, run);
+        match spawned.map(|h| h.join()) {
+            Ok(Ok(r)) => r,
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(e) => Err(LoadError::new(file, "$", format!("cannot start the thread that expands the template: {e}"))),
+        }
+    })
 }

@@ -15,7 +15,7 @@ impl<'t> Scope<'t> {
         path: &str,
         parent: Option<(&str, &str)>,
         copies: &[CopyFrame],
-        symbol: Option<&str>,
+        symbol_and_template: (Option<&str>, usize),
     ) -> Result<(), LoadError> {
         let Some(res) = r.as_object() else {
             return Err(self.err(path, format!("a resource must be an object but is {}", expr::kind(r))));
@@ -31,12 +31,12 @@ impl<'t> Scope<'t> {
                 for i in 0..count {
                     let mut frames = copies.to_vec();
                     frames.push(CopyFrame { name: loop_name.clone(), index: i, answers_unnamed: true });
-                    self.enumerate_one(res, &format!("{path} (copy {i})"), parent, &frames, symbol)?;
+                    self.enumerate_one(res, &format!("{path} (copy {i})"), parent, &frames, symbol_and_template)?;
                 }
                 Ok(())
             }
             Some(other) if !other.is_null() => Err(self.err(format!("{path}.copy"), "a resource 'copy' must be an object {name, count}")),
-            _ => self.enumerate_one(res, path, parent, copies, symbol),
+            _ => self.enumerate_one(res, path, parent, copies, symbol_and_template),
         }
     }
 
@@ -46,7 +46,7 @@ impl<'t> Scope<'t> {
         path: &str,
         parent: Option<(&str, &str)>,
         copies: &[CopyFrame],
-        symbol: Option<&str>,
+        (symbol, tmpl): (Option<&str>, usize),
     ) -> Result<(), LoadError> {
         if let Some(c) = obj_get(res, "condition") {
             let cp = format!("{path}.condition");
@@ -71,6 +71,11 @@ impl<'t> Scope<'t> {
         let id = self.resource_id(res, &rtype, &name, path, copies)?;
         let deployment = rtype.eq_ignore_ascii_case("Microsoft.Resources/deployments");
         let existing = matches!(obj_get(res, "existing"), Some(Value::Bool(true)));
+        // An `existing` resource is not deployed, so ARM's limit cannot
+        // count it.
+        if !existing {
+            self.count_resource(tmpl, path)?;
+        }
         let idx = {
             let mut inst = self.instances.borrow_mut();
             inst.push(Instance {
@@ -95,7 +100,7 @@ impl<'t> Scope<'t> {
             None | Some(Value::Null) => {}
             Some(Value::Array(children)) => {
                 for (j, c) in children.iter().enumerate() {
-                    self.enumerate(c, &format!("{path}.resources[{j}]"), Some((&rtype, &name)), copies, None)?;
+                    self.enumerate(c, &format!("{path}.resources[{j}]"), Some((&rtype, &name)), copies, (None, tmpl))?;
                 }
             }
             Some(_) => return Err(self.err(format!("{path}.resources"), "nested 'resources' must be an array")),
@@ -177,17 +182,20 @@ impl<'t> Scope<'t> {
         }
     }
 
+    /// Every body first (they may read each other), then moved out in
+    /// template order: kept once in memory, not copied.
     pub(super) fn finish(&self) -> Result<Vec<Resource>, LoadError> {
         let outputs = std::mem::take(&mut *self.outputs.borrow_mut());
+        for o in &outputs {
+            let (Output::Nested(idx) | Output::Instance(idx)) = o;
+            self.body(*idx)?;
+        }
         let mut out = Vec::new();
         for o in outputs {
             match o {
-                Output::Nested(idx) => {
-                    self.body(idx)?;
-                    out.extend(self.nested.borrow_mut().remove(&idx).unwrap_or_default());
-                }
+                Output::Nested(idx) => out.extend(self.nested.borrow_mut().remove(&idx).unwrap_or_default()),
                 Output::Instance(idx) => {
-                    let body = self.body(idx)?;
+                    let body = self.bodies.borrow_mut().remove(&idx).unwrap_or_default();
                     let inst = self.instances.borrow();
                     let i = &inst[idx];
                     out.push(Resource { rtype: i.rtype.clone(), name: i.name.clone(), id: i.id.clone(), body, file: self.file.clone(), path: i.path.clone() });

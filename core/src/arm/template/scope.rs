@@ -3,17 +3,17 @@
 //! `reference()`), cycle detection, and evaluation of JSON trees with
 //! property-level `copy`.
 
+use super::limits::{check_sections, too_many_resources, MAX_COPY, MAX_RESOURCES};
 use super::names::{child_path, obj_get};
 use crate::arm::deploy::{DeployContext, ParamValues};
-use crate::arm::expr::{self, CopyFrame, Env, EvalError, Evaluator, UserFunction};
+use crate::arm::expr::budget::{descend, Budget, ENTRY, MAP, SLOT};
+use crate::arm::expr::{self, CopyFrame, Env, EvalError, Evaluator, Expr, UserFunction};
 use crate::arm::resource::Resource;
 use crate::error::LoadError;
 use serde_json::{Map, Value};
 use std::cell::RefCell;
 use std::collections::HashMap;
-
-/// ARM's limit on copy loop sizes; also bounds work on hostile input.
-const MAX_COPY: i64 = 800;
+use std::rc::Rc;
 /// Bound on variables/parameters/references being evaluated at once.
 const MAX_EVAL_CHAIN: usize = 100;
 
@@ -61,13 +61,29 @@ pub(super) struct Scope<'t> {
     pub(super) outputs: RefCell<Vec<Output>>,
     /// Resources of expanded inner-scope nested deployments, by instance.
     pub(super) nested: RefCell<HashMap<usize, Vec<Resource>>>,
+    /// Resources counted per template: this one (0) and each outer-scope
+    /// nested template enumerated here, which has limits of its own.
+    pub(super) counts: RefCell<Vec<usize>>,
+    /// Shared by every scope of the expansion.
+    pub(super) budget: Rc<Budget>,
+    /// Expressions parsed once, however often a copy loop evaluates them.
+    pub(super) parsed: RefCell<HashMap<String, Rc<Expr>>>,
 }
 
 impl<'t> Scope<'t> {
-    pub(super) fn new(template: &'t Value, file: &str, pv: &ParamValues, ctx: &DeployContext, base: &str, depth: usize) -> Result<Self, LoadError> {
+    pub(super) fn new(
+        template: &'t Value,
+        file: &str,
+        pv: &ParamValues,
+        ctx: &DeployContext,
+        base: &str,
+        depth: usize,
+        budget: Rc<Budget>,
+    ) -> Result<Self, LoadError> {
         let Some(t) = template.as_object() else {
             return Err(LoadError::new(file, base, format!("a template must be a JSON object but is {}", expr::kind(template))));
         };
+        check_sections(t, file, base)?;
         let mut params = Vec::new();
         match obj_get(t, "parameters") {
             None | Some(Value::Null) => {}
@@ -122,7 +138,35 @@ impl<'t> Scope<'t> {
             bodies: RefCell::new(HashMap::new()),
             outputs: RefCell::new(Vec::new()),
             nested: RefCell::new(HashMap::new()),
+            counts: RefCell::new(vec![0]),
+            budget,
+            parsed: RefCell::new(HashMap::new()),
         })
+    }
+
+    /// Counts one more resource of template `tmpl` (an index into
+    /// `counts`) and of the whole expansion.
+    pub(super) fn count_resource(&self, tmpl: usize, path: &str) -> Result<(), LoadError> {
+        let mut counts = self.counts.borrow_mut();
+        if let Some(n) = counts.get_mut(tmpl) {
+            *n += 1;
+            if *n > MAX_RESOURCES {
+                return Err(too_many_resources(&self.file, path));
+            }
+        }
+        self.budget.count_resource().map_err(|m| self.err(path, m))
+    }
+
+    /// A fresh resource count for an outer-scope nested template.
+    pub(super) fn new_template_count(&self) -> usize {
+        let mut counts = self.counts.borrow_mut();
+        counts.push(0);
+        counts.len() - 1
+    }
+
+    /// Charges `bytes` of values built at `path` to the expansion's budget.
+    fn pay(&self, bytes: u64, path: &str) -> Result<(), LoadError> {
+        self.budget.charge_bytes(bytes).map_err(|m| self.err(path, m))
     }
 
     pub(super) fn err(&self, path: impl Into<String>, msg: impl Into<String>) -> LoadError {
@@ -153,15 +197,33 @@ impl<'t> Scope<'t> {
     // -- evaluation of JSON trees --------------------------------------------
 
     fn eval_str(&self, s: &str, path: &str, copies: &[CopyFrame]) -> Result<Value, LoadError> {
+        let cached = self.parsed.borrow().get(s).cloned();
+        let e = match cached {
+            Some(e) => e,
+            None => {
+                let e = Rc::new(expr::parse_expression(s).map_err(|e| e.locate(&self.file, path, s))?);
+                self.parsed.borrow_mut().insert(s.to_string(), e.clone());
+                e
+            }
+        };
         let mut ev = Evaluator::new(self, copies);
-        ev.eval_string(s).map_err(|e| e.locate(&self.file, path, s))
+        ev.eval_expr(&e).map_err(|e| e.locate(&self.file, path, s))
     }
 
     /// Evaluates every expression in a JSON tree (object keys included),
     /// expands property-level `copy` and drops null-valued properties.
+    /// Every level counts towards the evaluation depth, and every value
+    /// copied or built is paid for (expression results by the evaluator),
+    /// with the JSON path built for it.
     pub(super) fn eval_json(&self, v: &Value, path: &str, copies: &[CopyFrame]) -> Result<Value, LoadError> {
+        let _level = descend().map_err(|m| self.err(path, m))?;
+        self.pay(SLOT + path.len() as u64, path)?;
         match v {
-            Value::String(s) => self.eval_str(s, path, copies),
+            Value::String(s) if expr::is_expression(s) => self.eval_str(s, path, copies),
+            Value::String(s) => {
+                self.pay(s.len() as u64, path)?;
+                Ok(Value::String(expr::unescape_literal(s).to_string()))
+            }
             Value::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, it) in items.iter().enumerate() {
@@ -173,6 +235,7 @@ impl<'t> Scope<'t> {
                 Ok(Value::Array(out))
             }
             Value::Object(o) => {
+                self.pay(MAP + o.keys().map(|k| ENTRY + k.len() as u64).sum::<u64>(), path)?;
                 let mut out = Map::new();
                 for (k, val) in o {
                     let p = child_path(path, k);
@@ -263,6 +326,9 @@ impl Env for Scope<'_> {
     }
     fn user_function(&self, q: &str) -> Option<UserFunction> {
         self.functions.get(&q.to_ascii_lowercase()).cloned()
+    }
+    fn budget(&self) -> Option<&Budget> {
+        Some(&self.budget)
     }
 }
 

@@ -8,7 +8,7 @@ use crate::error::LoadError;
 use crate::model::json::At;
 use crate::model::scenario::{Origin, Scenario, SubnetRef};
 use ipnet::Ipv4Net;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 
 /// Values the user supplies for what templates cannot know.
@@ -50,12 +50,45 @@ pub(super) const T_VNG: &str = "microsoft.network/virtualnetworkgateways";
 pub(super) const T_LNG: &str = "microsoft.network/localnetworkgateways";
 pub(super) const T_CONN: &str = "microsoft.network/connections";
 
+/// Azure's limits on what one resource may hold (fact sheet 13.6, from
+/// the virtual network limits): more is refused at load, as Azure would.
+pub(super) const MAX_SUBNETS_PER_VNET: usize = 3_000;
+pub(super) const MAX_RULES_PER_NSG: usize = 2_000;
+pub(super) const MAX_ROUTES_PER_TABLE: usize = 1_000;
+
+/// The error for the first object over one of Azure's limits.
+pub(super) fn over_limit(at: &Origin, what: &str, owner: &str, n: usize, max: usize) -> LoadError {
+    LoadError::new(&at.file, &at.path, format!("{owner} has {n} {what}; Azure's limit is {max}"))
+}
+
+/// Merges separate child resources (`securityRules`, `routes`) into their
+/// parent's inline list: a separate one replaces any earlier one of the same
+/// name (case-insensitive) and goes last, as if each were applied in turn.
+/// Linear, with a set of names, since the lists can be long.
+pub(super) fn merge_by_name<T>(inline: &mut Vec<T>, separate: Vec<T>, name: impl Fn(&T) -> &str) {
+    if separate.is_empty() {
+        return;
+    }
+    let mut later: HashSet<String> = HashSet::new();
+    let mut kept: Vec<T> = Vec::with_capacity(separate.len());
+    for x in separate.into_iter().rev() {
+        if later.insert(name(&x).to_ascii_lowercase()) {
+            kept.push(x);
+        }
+    }
+    kept.reverse();
+    inline.retain(|x| !later.contains(&name(x).to_ascii_lowercase()));
+    inline.extend(kept);
+}
+
 pub(super) struct Builder<'r> {
     pub(super) res: &'r [Resource],
     pub(super) opts: &'r BuildOptions,
     pub(super) sc: Scenario,
     /// (type, name) -> index into the scenario vector of that type.
     pub(super) index: HashMap<(String, String), usize>,
+    /// (vnet/subnet name, lowercase) -> subnet.
+    pub(super) subnet_index: HashMap<String, SubnetRef>,
 }
 
 pub(super) fn ty(r: &Resource) -> String {
@@ -91,12 +124,17 @@ impl<'r> Builder<'r> {
     }
 
     pub(super) fn resolve_id(&self, at: &At<'_>, key_name: &str, id: &str, t: &str, what: &str) -> Result<usize, LoadError> {
+        self.lookup_ref(at, key_name, id, t, what, |rn| self.index.get(&key(t, rn)).copied())
+    }
+
+    /// Checks that `id` is a resource id of type `t` and finds its name.
+    fn lookup_ref<V>(&self, at: &At<'_>, key_name: &str, id: &str, t: &str, what: &str, find: impl Fn(&str) -> Option<V>) -> Result<V, LoadError> {
         let err = |m: String| LoadError::new(at.file, format!("{}.{}", at.path(), key_name), m);
         let (rt, rn) = parse_id(id).ok_or_else(|| err(format!("'{id}' is not a resource id (expected /subscriptions/.../providers/<type>/<name>)")))?;
         if rt.to_ascii_lowercase() != t {
             return Err(err(format!("'{id}' refers to a {rt}, expected a {what}")));
         }
-        self.index.get(&key(t, &rn)).copied().ok_or_else(|| err(format!("unknown resource reference: no {what} named '{rn}' in the input")))
+        find(&rn).ok_or_else(|| err(format!("unknown resource reference: no {what} named '{rn}' in the input")))
     }
 
     pub(super) fn parent_index(&self, r: &Resource, t: &str, what: &str) -> Result<usize, LoadError> {
@@ -107,9 +145,10 @@ impl<'r> Builder<'r> {
             .ok_or_else(|| LoadError::new(&r.file, &r.path, format!("{} '{}' belongs to {what} '{p}', which is not in the input", r.rtype, r.name)))
     }
 
+    /// Subnets have their own index: a (vnet, subnet) pair, with no limit
+    /// on either count beyond Azure's.
     pub(super) fn subnet_ref(&self, at: &At<'_>, key_name: &str, id: &str) -> Result<SubnetRef, LoadError> {
-        let packed = self.resolve_id(at, key_name, id, T_SUBNET, "subnet")?;
-        Ok((packed >> 16, packed & 0xffff))
+        self.lookup_ref(at, key_name, id, T_SUBNET, "subnet", |rn| self.subnet_index.get(&rn.to_ascii_lowercase()).copied())
     }
 }
 

@@ -27,7 +27,7 @@ pub fn build(resources: &[Resource]) -> Result<Scenario, LoadError> {
 }
 
 pub fn build_with(resources: &[Resource], opts: &BuildOptions) -> Result<Scenario, LoadError> {
-    let mut b = Builder { res: resources, opts, sc: Scenario::default(), index: HashMap::new() };
+    let mut b = Builder { res: resources, opts, sc: Scenario::default(), index: HashMap::new(), subnet_index: HashMap::new() };
     b.sc.resources = resources.iter().map(|r| (r.rtype.clone(), r.name.clone())).collect();
     b.nsgs()?;
     b.route_tables()?;

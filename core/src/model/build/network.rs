@@ -1,11 +1,12 @@
 //! Virtual networks, their subnets (inline or separate, with NSG, route
 //! table, NAT gateway, service endpoints and delegations) and peerings.
 
-use super::builder::{key, leaf, origin, parse_id, strict_prefix, Builder, T_NAT, T_NSG, T_PEERING, T_RT, T_SUBNET, T_VNET};
+use super::builder::{key, leaf, origin, over_limit, parse_id, strict_prefix, Builder, MAX_SUBNETS_PER_VNET, T_NAT, T_NSG, T_PEERING, T_RT, T_SUBNET, T_VNET};
 use crate::error::LoadError;
 use crate::model::json::At;
 use crate::model::scenario::{Origin, PeerRemote, Peering, ServiceEndpoint, Subnet, Vnet};
 use ipnet::Ipv4Net;
+use std::collections::HashMap;
 
 impl Builder<'_> {
     pub(super) fn vnets(&mut self) -> Result<(), LoadError> {
@@ -53,46 +54,35 @@ impl Builder<'_> {
             self.index.insert(key(T_VNET, &r.name), self.sc.vnets.len());
             self.sc.vnets.push(vnet);
         }
-        // A separate subnet resource replaces an inline subnet of the same name.
+        // A separate subnet resource replaces an inline subnet of the same
+        // name (found by name in a map: a VNet may have thousands).
+        let mut by_name: HashMap<(usize, String), usize> = HashMap::new();
+        for (vi, vnet) in self.sc.vnets.iter().enumerate() {
+            for (si, s) in vnet.subnets.iter().enumerate() {
+                by_name.entry((vi, s.name.to_ascii_lowercase())).or_insert(si);
+            }
+        }
         for r in self.of(T_SUBNET) {
             let v = self.parent_index(r, T_VNET, "virtual network")?;
             let name = leaf(&r.name).to_string();
             let sub = self.parse_subnet(&Self::at(r), &name)?;
             let subnets = &mut self.sc.vnets[v].subnets;
-            match subnets.iter().position(|s| s.name.eq_ignore_ascii_case(&name)) {
-                Some(i) => subnets[i] = sub,
-                None => subnets.push(sub),
+            match by_name.get(&(v, name.to_ascii_lowercase())) {
+                Some(&i) => subnets[i] = sub,
+                None => {
+                    by_name.insert((v, name.to_ascii_lowercase()), subnets.len());
+                    subnets.push(sub);
+                }
             }
         }
         for (vi, vnet) in self.sc.vnets.iter().enumerate() {
-            for (si, s) in vnet.subnets.iter().enumerate() {
-                self.index.insert(key(T_SUBNET, &format!("{}/{}", vnet.name, s.name)), vi << 16 | si);
-                for p in &s.prefixes {
-                    if !vnet.address_space.iter().any(|a| a.contains(p)) {
-                        return Err(LoadError::new(
-                            &s.origin.file,
-                            &s.origin.path,
-                            format!(
-                                "subnet '{}' prefix {p} is outside the address space of virtual network '{}' ({})",
-                                s.name,
-                                vnet.name,
-                                join(&vnet.address_space)
-                            ),
-                        ));
-                    }
-                }
-                for t in &vnet.subnets[..si] {
-                    for p in &s.prefixes {
-                        if let Some(q) = t.prefixes.iter().find(|q| q.contains(p) || p.contains(*q)) {
-                            return Err(LoadError::new(
-                                &s.origin.file,
-                                &s.origin.path,
-                                format!("subnet '{}' ({p}) overlaps subnet '{}' ({q}) in virtual network '{}'", s.name, t.name, vnet.name),
-                            ));
-                        }
-                    }
-                }
+            if let Some(s) = vnet.subnets.get(MAX_SUBNETS_PER_VNET) {
+                return Err(over_limit(&s.origin, "subnets", &format!("virtual network '{}'", vnet.name), vnet.subnets.len(), MAX_SUBNETS_PER_VNET));
             }
+            for (si, s) in vnet.subnets.iter().enumerate() {
+                self.subnet_index.insert(format!("{}/{}", vnet.name, s.name).to_ascii_lowercase(), (vi, si));
+            }
+            check_subnet_prefixes(vnet)?;
         }
         Ok(())
     }
@@ -217,6 +207,56 @@ impl Builder<'_> {
         };
         res
     }
+}
+
+/// Every subnet prefix lies inside one prefix of the address space, and no
+/// two subnets overlap. Prefixes either nest or are disjoint, so both are
+/// found in sorted order, O(n log n): a prefix inside the space lies inside
+/// the maximal space prefix that starts last at or before it, and a prefix
+/// overlapping another starts inside the widest prefix seen so far.
+fn check_subnet_prefixes(vnet: &Vnet) -> Result<(), LoadError> {
+    let span = |n: &Ipv4Net| (u32::from(n.network()), u32::from(n.broadcast()));
+    let mut space: Vec<Ipv4Net> = vnet.address_space.clone();
+    space.sort_by_key(|n| (span(n).0, n.prefix_len()));
+    let mut maximal: Vec<Ipv4Net> = Vec::with_capacity(space.len());
+    for n in space {
+        if !maximal.last().is_some_and(|m| m.contains(&n)) {
+            maximal.push(n);
+        }
+    }
+    let mut all: Vec<(Ipv4Net, usize)> = Vec::new();
+    for (si, s) in vnet.subnets.iter().enumerate() {
+        for p in &s.prefixes {
+            let i = maximal.partition_point(|m| span(m).0 <= span(p).0);
+            if !(i > 0 && maximal[i - 1].contains(p)) {
+                return Err(LoadError::new(
+                    &s.origin.file,
+                    &s.origin.path,
+                    format!("subnet '{}' prefix {p} is outside the address space of virtual network '{}' ({})", s.name, vnet.name, join(&vnet.address_space)),
+                ));
+            }
+            all.push((*p, si));
+        }
+    }
+    all.sort_by_key(|(n, si)| (span(n).0, n.prefix_len(), *si));
+    let mut widest: Option<(Ipv4Net, usize)> = None;
+    for (p, si) in all {
+        if let Some((q, ti)) = widest.filter(|(q, _)| span(&p).0 <= span(q).1) {
+            if ti != si {
+                // Reported at the later subnet, against the earlier one.
+                let ((s, sp), (t, tp)) = if si > ti { ((si, p), (ti, q)) } else { ((ti, q), (si, p)) };
+                let (s, t) = (&vnet.subnets[s], &vnet.subnets[t]);
+                return Err(LoadError::new(
+                    &s.origin.file,
+                    &s.origin.path,
+                    format!("subnet '{}' ({sp}) overlaps subnet '{}' ({tp}) in virtual network '{}'", s.name, t.name, vnet.name),
+                ));
+            }
+            continue;
+        }
+        widest = Some((p, si));
+    }
+    Ok(())
 }
 
 fn join(nets: &[Ipv4Net]) -> String {

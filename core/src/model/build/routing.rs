@@ -1,7 +1,10 @@
 //! Where traffic goes next: route tables and routes, public IPs and NAT
 //! gateways, VNet gateways, local network gateways and their connections.
 
-use super::builder::{key, leaf, origin, parse_id, strict_prefix, Builder, T_CONN, T_LNG, T_NAT, T_PIP, T_PIP_PREFIX, T_RT, T_RT_ROUTE, T_VNG};
+use super::builder::{
+    key, leaf, merge_by_name, origin, over_limit, parse_id, strict_prefix, Builder, MAX_ROUTES_PER_TABLE, T_CONN, T_LNG, T_NAT, T_PIP, T_PIP_PREFIX, T_RT,
+    T_RT_ROUTE, T_VNG,
+};
 use crate::addr::{has_host_bits, parse_prefix};
 use crate::decision::NextHopType;
 use crate::error::LoadError;
@@ -29,12 +32,16 @@ impl Builder<'_> {
             self.index.insert(key(T_RT, &r.name), self.sc.route_tables.len());
             self.sc.route_tables.push(RouteTable { name: r.name.clone(), routes, disable_bgp_route_propagation: disable, origin: origin(r) });
         }
+        let mut separate: Vec<Vec<UserRoute>> = vec![Vec::new(); self.sc.route_tables.len()];
         for r in self.of(T_RT_ROUTE) {
             let rt = self.parent_index(r, T_RT, "route table")?;
-            let route = parse_route(&Self::at(r), Some(leaf(&r.name)))?;
-            let routes = &mut self.sc.route_tables[rt].routes;
-            routes.retain(|x| !x.name.eq_ignore_ascii_case(&route.name));
-            routes.push(route);
+            separate[rt].push(parse_route(&Self::at(r), Some(leaf(&r.name)))?);
+        }
+        for (table, routes) in self.sc.route_tables.iter_mut().zip(separate) {
+            merge_by_name(&mut table.routes, routes, |x| &x.name);
+            if let Some(r) = table.routes.get(MAX_ROUTES_PER_TABLE) {
+                return Err(over_limit(&r.origin, "routes", &format!("route table '{}'", table.name), table.routes.len(), MAX_ROUTES_PER_TABLE));
+            }
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! Network security groups: inline and separate rule resources, their
 //! addresses, ports and priorities.
 
-use super::builder::{key, leaf, origin, Builder, T_NSG, T_NSG_RULE};
+use super::builder::{key, leaf, merge_by_name, origin, over_limit, Builder, MAX_RULES_PER_NSG, T_NSG, T_NSG_RULE};
 use crate::addr::parse_prefix;
 use crate::error::LoadError;
 use crate::model::json::At;
@@ -24,14 +24,18 @@ impl Builder<'_> {
             self.index.insert(key(T_NSG, &r.name), self.sc.nsgs.len());
             self.sc.nsgs.push(Nsg { name: r.name.clone(), rules, origin: origin(r) });
         }
+        let mut separate: Vec<Vec<SecurityRule>> = vec![Vec::new(); self.sc.nsgs.len()];
         for r in self.of(T_NSG_RULE) {
             let at = Self::at(r);
             let nsg = self.parent_index(r, T_NSG, "network security group")?;
-            let rule = parse_rule(&at, Some(leaf(&r.name)))?;
-            let rules = &mut self.sc.nsgs[nsg].rules;
+            separate[nsg].push(parse_rule(&at, Some(leaf(&r.name)))?);
+        }
+        for (nsg, rules) in self.sc.nsgs.iter_mut().zip(separate) {
             // A separate rule resource replaces an inline rule of the same name.
-            rules.retain(|x| !x.name.eq_ignore_ascii_case(&rule.name));
-            rules.push(rule);
+            merge_by_name(&mut nsg.rules, rules, |x| &x.name);
+            if let Some(r) = nsg.rules.get(MAX_RULES_PER_NSG) {
+                return Err(over_limit(&r.origin, "security rules", &format!("network security group '{}'", nsg.name), nsg.rules.len(), MAX_RULES_PER_NSG));
+            }
         }
         for nsg in &self.sc.nsgs {
             let mut seen: HashMap<(bool, u32), &str> = HashMap::new();

@@ -51,8 +51,74 @@ pub fn select_linear(entries: &[LpmEntry], addr: Ipv4Addr) -> Option<usize> {
 /// or a VNet, peering or service endpoint route containing it overrides a
 /// gateway route. Because prefixes nest, the route `select_linear` picks is
 /// always Active and is the longest Active prefix covering the address.
+///
+/// The entries that take part for an entry are exactly those whose prefix
+/// contains (or equals) its own; in sorted order they are the stack of
+/// open prefixes, so each entry's winner is a running best: O(n log n).
 pub fn states(entries: &[LpmEntry]) -> Vec<bool> {
-    entries.iter().enumerate().map(|(i, e)| select_upto(entries, e.net.trunc().network(), e.net.prefix_len()) == Some(i)).collect()
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    order.sort_by_key(|&i| (span(&entries[i]).0, entries[i].net.prefix_len()));
+    let mut out = vec![false; entries.len()];
+    // Open prefixes: (last address, best of everything containing them).
+    let mut open: Vec<(u32, Best)> = Vec::new();
+    let mut k = 0;
+    while k < order.len() {
+        let e = &entries[order[k]];
+        let (lo, hi) = span(e);
+        // The group of entries with this very prefix.
+        let mut end = k + 1;
+        while end < order.len() && entries[order[end]].net.trunc() == e.net.trunc() {
+            end += 1;
+        }
+        while open.last().is_some_and(|(last, _)| *last < lo) {
+            open.pop();
+        }
+        let mut best = open.last().map(|(_, b)| *b).unwrap_or_default();
+        for &i in &order[k..end] {
+            best.add(entries, i);
+        }
+        let winner = best.winner(entries);
+        for &i in &order[k..end] {
+            out[i] = winner == Some(i);
+        }
+        open.push((hi, best));
+        k = end;
+    }
+    out
+}
+
+/// The best candidates among a set of entries, for the selection rule:
+/// the best non-gateway and the best gateway entry, and whether any is
+/// protected.
+#[derive(Clone, Copy, Default)]
+struct Best {
+    other: Option<usize>,
+    gateway: Option<usize>,
+    protected: bool,
+}
+
+impl Best {
+    fn add(&mut self, entries: &[LpmEntry], i: usize) {
+        let e = &entries[i];
+        self.protected |= e.protected;
+        let slot = if e.origin == Origin::Gateway { &mut self.gateway } else { &mut self.other };
+        if slot.is_none_or(|b| rank(entries, i) > rank(entries, b)) {
+            *slot = Some(i);
+        }
+    }
+
+    fn winner(&self, entries: &[LpmEntry]) -> Option<usize> {
+        match (self.other, if self.protected { None } else { self.gateway }) {
+            (Some(a), Some(b)) => Some(if rank(entries, b) > rank(entries, a) { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// The selection order: longer prefix, then the better origin, then the
+/// earlier entry.
+fn rank(entries: &[LpmEntry], i: usize) -> (u8, std::cmp::Reverse<Origin>, std::cmp::Reverse<usize>) {
+    (entries[i].net.prefix_len(), std::cmp::Reverse(entries[i].origin), std::cmp::Reverse(i))
 }
 
 /// The rule itself, among the entries no longer than `max_len`: a protected
@@ -96,23 +162,48 @@ pub struct Lpm {
 }
 
 impl Lpm {
+    /// A sweep over the prefix boundaries with the covering entries in
+    /// ordered sets (O(n log n), not a selection per boundary): each
+    /// interval's winner is the best covering entry, leaving out gateway
+    /// routes while a protected route covers it.
     pub fn new(entries: &[LpmEntry]) -> Lpm {
-        let mut cuts: Vec<u32> = vec![0];
-        for e in entries {
+        use std::collections::BTreeSet;
+        // (position, is an end, entry); an end at 2^32 is past every address.
+        let mut events: Vec<(u64, bool, usize)> = Vec::with_capacity(2 * entries.len());
+        for (i, e) in entries.iter().enumerate() {
             let (lo, hi) = span(e);
-            cuts.push(lo);
-            if let Some(end) = hi.checked_add(1) {
-                cuts.push(end);
-            }
+            events.push((u64::from(lo), false, i));
+            events.push((u64::from(hi) + 1, true, i));
         }
-        cuts.sort_unstable();
-        cuts.dedup();
-        let (mut starts, mut winners) = (Vec::with_capacity(cuts.len()), Vec::new());
-        for start in cuts {
-            // Every entry covers all of an interval or none of it, so the
-            // winner at its first address is the winner for all of it.
-            let winner = select_linear(entries, Ipv4Addr::from(start)).and_then(|w| u32::try_from(w).ok()).filter(|&w| w < NONE).unwrap_or(NONE);
-            if winners.last() != Some(&winner) {
+        events.sort_unstable();
+        let (mut other, mut gateway) = (BTreeSet::new(), BTreeSet::new());
+        let mut protected = 0usize;
+        let (mut starts, mut winners): (Vec<u32>, Vec<u32>) = (vec![0], vec![NONE]);
+        let mut k = 0;
+        while k < events.len() {
+            let pos = events[k].0;
+            while k < events.len() && events[k].0 == pos {
+                let (_, is_end, i) = events[k];
+                let e = &entries[i];
+                let set = if e.origin == Origin::Gateway { &mut gateway } else { &mut other };
+                if is_end {
+                    set.remove(&rank(entries, i));
+                    protected -= usize::from(e.protected);
+                } else {
+                    set.insert(rank(entries, i));
+                    protected += usize::from(e.protected);
+                }
+                k += 1;
+            }
+            let Ok(start) = u32::try_from(pos) else { break };
+            let best = match (other.last(), if protected > 0 { None } else { gateway.last() }) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                (a, b) => a.or(b),
+            };
+            let winner = best.and_then(|r| u32::try_from(r.2 .0).ok()).filter(|&w| w < NONE).unwrap_or(NONE);
+            if start == 0 {
+                winners[0] = winner;
+            } else if winners.last() != Some(&winner) {
                 starts.push(start);
                 winners.push(winner);
             }
