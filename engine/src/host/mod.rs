@@ -49,7 +49,7 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { argv: Vec::new(), maps: Vec::new(), reject: false, flow_log: None, quiet: false, mtu: 1500, offload: true }
+        RunOptions { argv: Vec::new(), maps: Vec::new(), reject: false, flow_log: None, quiet: false, mtu: 65520, offload: true }
     }
 }
 
