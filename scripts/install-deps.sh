@@ -7,6 +7,9 @@ set -u
 
 # command -> package
 declare -A PKG=( [ip]=iproute2 [iperf3]=iperf3 [nft]=nftables [sysctl]=procps )
+# Peers of scripts/bench-hostmode.sh (asked for by name, not in the default set).
+PKG[slirp4netns]=slirp4netns
+PKG[pasta]=passt
 
 # The test command checks formatting and lints: add the toolchain's
 # components when this toolchain lacks them (rustup fetches them from the
