@@ -130,6 +130,7 @@ impl HostRelay {
             .map_err(|_| io::Error::other("listener thread panicked"))?
         })?;
         std_listener.set_nonblocking(true)?;
+        unpaced(std_listener.as_raw_fd());
         let listener = {
             let _rt = self.tcp.enter();
             tokio::net::TcpListener::from_std(std_listener)?
@@ -201,10 +202,24 @@ fn udp_socket(to: SocketAddrV4, bind: Option<Ipv4Addr>) -> io::Result<(std::net:
 
 async fn tcp_connect(to: SocketAddrV4, bind: Option<Ipv4Addr>) -> io::Result<TcpStream> {
     let s = TcpSocket::new_v4()?;
+    unpaced(s.as_raw_fd());
     if let Some(b) = bind {
         s.bind(SocketAddr::V4(SocketAddrV4::new(b, 0)))?;
     }
     s.connect(SocketAddr::V4(to)).await
+}
+
+/// Best effort: CUBIC for the relay's own sockets (the host world's
+/// listener, whose accepted sockets inherit it, and the host sockets), both
+/// ends of links inside this machine. Where the machine's default is BBR it
+/// paces every send by timer, which on these links with no loss and no
+/// queue only adds work: iperf3 through `vnetlab run` moved 10-50% more per
+/// CPU second with CUBIC (BENCHMARKS.md "Host mode"). Unprivileged users
+/// may only pick algorithms in `net.ipv4.tcp_allowed_congestion_control`.
+fn unpaced(fd: RawFd) {
+    const CC: &[u8] = b"cubic";
+    // SAFETY: setsockopt on a socket we hold, with a buffer of the given length.
+    unsafe { libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_CONGESTION, CC.as_ptr().cast(), CC.len() as libc::socklen_t) };
 }
 
 /// The TCP relay's runtime, shut down when the relay is dropped: that ends
