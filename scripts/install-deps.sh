@@ -60,6 +60,9 @@ install_example_deps() {
     fi
     echo "install-deps: example software not installed: $(cat "$err")" >&2
 }
+# Peers of scripts/bench-hostmode.sh (asked for by name, not in the default set).
+PKG[slirp4netns]=slirp4netns
+PKG[pasta]=passt
 
 # The test command checks formatting and lints: add the toolchain's
 # components when this toolchain lacks them (rustup fetches them from the

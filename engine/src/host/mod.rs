@@ -70,7 +70,7 @@ impl Default for RunOptions {
             reject: false,
             flow_log: None,
             quiet: false,
-            mtu: 1500,
+            mtu: 65520,
             offload: true,
             publish: Default::default(),
             dns_upstream: None,

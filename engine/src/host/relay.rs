@@ -8,11 +8,15 @@
 //! one per port, made once by a helper thread that enters the namespace),
 //! the pending connection is registered under (translated source,
 //! destination), and the SYN is released; the world's kernel answers the
-//! app, the accepted socket is matched and spliced to the host socket with
-//! `copy_bidirectional` (simple; a candidate for the benchmark). Refused:
-//! the datapath answers the app with an RST. Anything else (timeout,
-//! unreachable, private destination without a map): nothing, the app's own
-//! SYN timeout plays out as on Azure.
+//! app, the accepted socket is matched and spliced to the host socket
+//! (`splice`). Refused: the datapath answers the app with an RST. Anything
+//! else (timeout, unreachable, private destination without a map): nothing,
+//! the app's own SYN timeout plays out as on Azure.
+//!
+//! The TCP side (listeners, connects, splices) runs on a runtime of its own
+//! with one worker thread, "vnetlab-relay": on the engine's thread the copies
+//! and the engine's TUN reads and writes took turns on one core
+//! (`scripts/bench-hostmode.sh`, BENCHMARKS.md "Host mode").
 //!
 //! UDP: every allowed, translated datagram is taken from the engine and
 //! sent on a host socket connected to the target (one per translated
@@ -23,12 +27,14 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use tokio::io::Interest;
 use tokio::net::{TcpSocket, TcpStream, UdpSocket};
+use tokio::runtime::{Handle, Runtime};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -63,6 +69,11 @@ struct UdpRelay {
 
 /// `vnetlab run`'s sidecar.
 pub struct HostRelay {
+    /// The TCP relay's own runtime (None: it could not be made, and the
+    /// engine's runs the relay too).
+    _tcp_rt: TcpRuntime,
+    /// Where TCP tasks run: `_tcp_rt`'s handle or the engine's.
+    tcp: Handle,
     host_ns: OwnedFd,
     maps: Vec<MapRule>,
     tx: mpsc::UnboundedSender<SidecarEvent>,
@@ -75,9 +86,29 @@ pub struct HostRelay {
 
 impl HostRelay {
     /// `host_ns`: the host world's network namespace (a descriptor of it).
+    /// Called on the engine's runtime.
     pub fn new(host_ns: OwnedFd, maps: Vec<MapRule>, report: Report) -> HostRelay {
         let (tx, rx) = mpsc::unbounded_channel();
-        HostRelay { host_ns, maps, tx, rx, listeners: HashMap::new(), pending: Pending::default(), udp: HashMap::new(), report }
+        let tcp_rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("vnetlab-relay")
+            .enable_all()
+            .build()
+            .map_err(|e| eprintln!("vnetlab: relay thread: {e} (the engine's thread relays)"))
+            .ok();
+        let tcp = tcp_rt.as_ref().map_or_else(Handle::current, |rt| rt.handle().clone());
+        HostRelay {
+            _tcp_rt: TcpRuntime(tcp_rt),
+            tcp,
+            host_ns,
+            maps,
+            tx,
+            rx,
+            listeners: HashMap::new(),
+            pending: Pending::default(),
+            udp: HashMap::new(),
+            report,
+        }
     }
 
     /// A listener on `port` in the host world, accepting for any address.
@@ -99,9 +130,13 @@ impl HostRelay {
             .map_err(|_| io::Error::other("listener thread panicked"))?
         })?;
         std_listener.set_nonblocking(true)?;
-        let listener = tokio::net::TcpListener::from_std(std_listener)?;
+        unpaced(std_listener.as_raw_fd());
+        let listener = {
+            let _rt = self.tcp.enter();
+            tokio::net::TcpListener::from_std(std_listener)?
+        };
         let pending = self.pending.clone();
-        let task = tokio::spawn(async move {
+        let task = self.tcp.spawn(async move {
             while let Ok((stream, SocketAddr::V4(peer))) = listener.accept().await {
                 let Ok(SocketAddr::V4(local)) = stream.local_addr() else { continue };
                 let waiting = pending.lock().ok().and_then(|mut p| p.remove(&(peer, local)));
@@ -167,10 +202,128 @@ fn udp_socket(to: SocketAddrV4, bind: Option<Ipv4Addr>) -> io::Result<(std::net:
 
 async fn tcp_connect(to: SocketAddrV4, bind: Option<Ipv4Addr>) -> io::Result<TcpStream> {
     let s = TcpSocket::new_v4()?;
+    unpaced(s.as_raw_fd());
     if let Some(b) = bind {
         s.bind(SocketAddr::V4(SocketAddrV4::new(b, 0)))?;
     }
     s.connect(SocketAddr::V4(to)).await
+}
+
+/// Best effort: CUBIC for the relay's own sockets (the host world's
+/// listener, whose accepted sockets inherit it, and the host sockets), both
+/// ends of links inside this machine. Where the machine's default is BBR it
+/// paces every send by timer, which on these links with no loss and no
+/// queue only adds work: iperf3 through `vnetlab run` moved 10-50% more per
+/// CPU second with CUBIC (BENCHMARKS.md "Host mode"). Unprivileged users
+/// may only pick algorithms in `net.ipv4.tcp_allowed_congestion_control`.
+fn unpaced(fd: RawFd) {
+    const CC: &[u8] = b"cubic";
+    // SAFETY: setsockopt on a socket we hold, with a buffer of the given length.
+    unsafe { libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_CONGESTION, CC.as_ptr().cast(), CC.len() as libc::socklen_t) };
+}
+
+/// The TCP relay's runtime, shut down when the relay is dropped: that ends
+/// the open splices (their sockets close) as the engine's runtime ending did
+/// when they ran there; `shutdown_background` may be called from async code,
+/// where dropping a runtime panics.
+struct TcpRuntime(Option<Runtime>);
+
+impl Drop for TcpRuntime {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Bytes one `splice` may move, and the size a pipe grows to once its
+/// direction has moved `GROW_AFTER` bytes: 1 MiB (the default
+/// `fs.pipe-max-size`) takes a loopback socket's queue in a few calls where
+/// the default 64 KiB pipe needs one call per 16 pages. Only bulk flows
+/// grow: pipe pages count against the user's quota (`fs.pipe-user-pages-soft`,
+/// 64 MiB), past which every new pipe of that user, vnetlab's or not, is
+/// made with two pages.
+const PIPE_SIZE: usize = 1 << 20;
+const GROW_AFTER: u64 = 1 << 20;
+
+/// A pipe, the buffer of one direction of a splice.
+struct Pipe {
+    r: OwnedFd,
+    w: OwnedFd,
+}
+
+impl Pipe {
+    fn new() -> io::Result<Pipe> {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 fills the two-element array.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: both descriptors were just made and are owned by nobody else.
+        let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        Ok(Pipe { r, w })
+    }
+
+    /// Best effort: past the user's quota the pipe keeps its size.
+    fn grow(&self) {
+        // SAFETY: fcntl on our own descriptor.
+        unsafe { libc::fcntl(self.w.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE as libc::c_int) };
+    }
+}
+
+fn splice(from: RawFd, to: RawFd, len: usize) -> io::Result<usize> {
+    // SAFETY: splice(2) between two descriptors we hold; no user memory.
+    let n = unsafe { libc::splice(from, std::ptr::null_mut(), to, std::ptr::null_mut(), len, libc::SPLICE_F_MOVE | libc::SPLICE_F_NONBLOCK) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Moves `from`'s bytes to `to` through `pipe` in the kernel (no copy
+/// through this process) until `from` ends, then shuts down `to`'s writing
+/// half, as `copy_bidirectional` does. The pipe is emptied before the next
+/// read, so EAGAIN on a read always means `from` has nothing (the readiness
+/// tokio clears is the socket's own).
+async fn splice_one_way(from: &TcpStream, to: &TcpStream, pipe: &Pipe) -> io::Result<()> {
+    let (src, dst) = (from.as_raw_fd(), to.as_raw_fd());
+    let mut moved = 0u64;
+    loop {
+        let n = from.async_io(Interest::READABLE, || splice(src, pipe.w.as_raw_fd(), PIPE_SIZE)).await?;
+        if n == 0 {
+            // SAFETY: shutdown(2) on a socket we hold.
+            unsafe { libc::shutdown(dst, libc::SHUT_WR) };
+            return Ok(());
+        }
+        let mut left = n;
+        while left > 0 {
+            match to.async_io(Interest::WRITABLE, || splice(pipe.r.as_raw_fd(), dst, left)).await? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                m => left -= m,
+            }
+        }
+        let before = moved;
+        moved += n as u64;
+        if before < GROW_AFTER && moved >= GROW_AFTER {
+            pipe.grow();
+        }
+    }
+}
+
+/// The app's accepted connection and the host connection, spliced both ways
+/// until both directions ended or one failed (then both are closed).
+async fn splice_both(app: TcpStream, host: TcpStream) {
+    match (Pipe::new(), Pipe::new()) {
+        (Ok(up), Ok(down)) => {
+            let _ = tokio::try_join!(splice_one_way(&app, &host, &up), splice_one_way(&host, &app, &down));
+        }
+        // Out of descriptors for pipes: copy through this process instead.
+        _ => {
+            let (mut app, mut host) = (app, host);
+            let _ = tokio::io::copy_bidirectional(&mut app, &mut host).await;
+        }
+    }
 }
 
 impl Sidecar for HostRelay {
@@ -195,13 +348,13 @@ impl Sidecar for HostRelay {
         }
         self.report.reached(&flow, format!("-> {to}"));
         let pending = self.pending.clone();
-        tokio::spawn(async move {
+        self.tcp.spawn(async move {
             let outcome = match tokio::time::timeout(CONNECT_TIMEOUT, tcp_connect(to, bind)).await {
                 Ok(Ok(out)) => Ok(out),
                 Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => Err(ConnectOutcome::Refused),
                 _ => Err(ConnectOutcome::TimedOut),
             };
-            let mut out = match outcome {
+            let out = match outcome {
                 Ok(out) => out,
                 Err(outcome) => {
                     let _ = tx.send(SidecarEvent::ConnectDone { flow, held, outcome });
@@ -214,9 +367,7 @@ impl Sidecar for HostRelay {
             }
             let _ = tx.send(SidecarEvent::ConnectDone { flow, held, outcome: ConnectOutcome::Connected });
             match tokio::time::timeout(ACCEPT_TIMEOUT, prx).await {
-                Ok(Ok(mut inbound)) => {
-                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
-                }
+                Ok(Ok(inbound)) => splice_both(inbound, out).await,
                 _ => {
                     if let Ok(mut p) = pending.lock() {
                         p.remove(&(src, dst));
