@@ -511,8 +511,8 @@ fn an_unprivileged_user_gets_the_same_run() {
     let map = format!("stfuncdata.blob.core.windows.net:443=127.0.0.1:{port}");
     let script = format!(
         "set -e; mknod {d}/tun c 10 200; chmod 0666 {d}/tun; mount --bind {d}/tun /dev/net/tun; \
-         exec setpriv --reuid 65534 --regid 65534 --clear-groups {bin} run --quiet --dns-upstream {NO_UPSTREAM} --map {map} -- \
-         sh -c 'id -u; curl -sS -m 10 http://stfuncdata.blob.core.windows.net:443/'",
+         exec setpriv --reuid 65534 --regid 65534 --clear-groups {bin} run --dns-upstream {NO_UPSTREAM} --map {map} -- \
+         sh -c 'id -u; curl -sS -m 10 http://stfuncdata.blob.core.windows.net:443/; curl -s -m 3 http://www.example.org/; echo deny=$?; exit 42'",
         d = dir.display(),
         bin = bin.display()
     );
@@ -525,8 +525,10 @@ fn an_unprivileged_user_gets_the_same_run() {
         .expect("unshare");
     let d = finish(child);
     let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(d.status.code(), Some(0), "stdout: {} stderr: {}", d.stdout, d.stderr);
-    // uid 0 inside its own user namespace; the page from the mapped server.
-    assert_eq!(d.stdout, "0\nhello rootless\n", "stderr: {}", d.stderr);
+    // CMD's status, uid 0 inside its own user namespace, the page from the
+    // mapped server, and the denied flow timing out (curl 28) with its rule named.
+    assert_eq!(d.status.code(), Some(42), "stdout: {} stderr: {}", d.stdout, d.stderr);
+    assert_eq!(d.stdout, "0\nhello rootless\ndeny=28\n", "stderr: {}", d.stderr);
+    assert!(d.stderr.contains("DENY tcp 10.0.2.4:") && d.stderr.contains("rule DenyInternetOut (priority 300)"), "{}", d.stderr);
     assert_eq!(server.join().unwrap().as_deref(), Some("127.0.2.4"));
 }
