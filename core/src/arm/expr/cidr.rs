@@ -22,7 +22,7 @@ impl Net {
         if self.len == 0 {
             0
         } else {
-            all & !(all >> self.len)
+            all & !all.checked_shr(self.len).unwrap_or(0)
         }
     }
     fn text(&self, a: u128) -> String {

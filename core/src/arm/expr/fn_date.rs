@@ -90,6 +90,11 @@ fn days_in_month(y: i64, m: i64) -> i64 {
 fn parse_time(name: &str, s: &str) -> R<(i64, Layout)> {
     let bad = || EvalError::Here(format!("{name}(): '{s}' is not an ISO 8601 date and time"));
     let t = s.trim();
+    // Only ASCII is valid, and it keeps every byte slice below on a
+    // character boundary.
+    if !t.is_ascii() {
+        return Err(bad());
+    }
     let num = |x: &str| -> R<i64> {
         if x.is_empty() || !x.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
