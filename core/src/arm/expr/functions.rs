@@ -11,6 +11,7 @@ use super::ids::{names_of, resource_id_fn, type_name_path, IdScope, TENANT_ID};
 use super::standins::{environment, guid_of, unique_string};
 use super::text::{base64_decode, base64_encode, dotnet_format, percent_decode, percent_encode, split_multi, uri_combine};
 use super::values::{arity, int_of, intersect_arrays, json_eq, kind, lookup, str_arg, stringify, to_bool, union_arrays};
+use super::{fn_collection, fn_date, fn_scope, fn_uri};
 use crate::arm::deploy::DeployContext;
 use serde_json::{Map, Value};
 
@@ -108,10 +109,12 @@ pub(super) fn call(name: &str, lname: &str, a: &[Value], ctx: &DeployContext) ->
             arity(name, n, 0, 1)?;
             Ok(Value::String("20250101T000000Z".into()))
         }
-        "datetimeadd" => {
-            arity(name, n, 2, 3)?;
-            Ok(Value::String(str_arg(name, a, 0)?.to_string()))
-        }
+        "datetimeadd" | "datetimefromepoch" | "datetimetoepoch" => fn_date::call(name, lname, a),
+        "parseuri" | "builduri" | "datauri" | "datauritostring" => fn_uri::call(name, lname, a),
+        "indexof" | "lastindexof" if a.first().is_some_and(Value::is_array) => fn_collection::call(name, lname, a),
+        "indexfromend" | "tryindexfromend" | "float" | "fail" | "json" => fn_collection::call(name, lname, a),
+        "managementgroup" | "managementgroupresourceid" | "deployer" | "providers" | "pickzones" => fn_scope::call(name, lname, a),
+        "tophysicalzone" | "tophysicalzones" | "tologicalzone" | "tologicalzones" => fn_scope::call(name, lname, a),
         "equals" => {
             arity(name, n, 2, 2)?;
             Ok(Value::Bool(json_eq(&a[0], &a[1])))
@@ -372,11 +375,6 @@ pub(super) fn call(name: &str, lname: &str, a: &[Value], ctx: &DeployContext) ->
                 v => return err(format!("function '{name}' cannot convert {} to a bool", kind(v))),
             }))
         }
-        "json" => {
-            arity(name, n, 1, 1)?;
-            let s = str_arg(name, a, 0)?;
-            serde_json::from_str(s).map_err(|e| EvalError::Here(format!("json(): the argument is not valid JSON: {e}")))
-        }
         "base64" => {
             arity(name, n, 1, 1)?;
             Ok(Value::String(base64_encode(str_arg(name, a, 0)?.as_bytes())))
@@ -492,7 +490,6 @@ pub(super) fn call(name: &str, lname: &str, a: &[Value], ctx: &DeployContext) ->
         "parsecidr" => cidr::call_parse_cidr(name, a),
         "cidrsubnet" => cidr::call_cidr_subnet(name, a),
         "cidrhost" => cidr::call_cidr_host(name, a),
-        "pickzones" => Ok(Value::Array(Vec::new())),
         _ => err(format!("unsupported template function '{name}'")),
     }
 }

@@ -15,9 +15,14 @@
 //! an `Env` (parameters, variables, `reference()`, copy loops, lambdas,
 //! user-defined functions); `functions` is the library of built-in template
 //! functions, with `values` (type names, ARM's text conversion, argument
-//! checks), `text` (.NET formatting, base64, URIs), `ids` (resource ids),
-//! `cidr` (`parseCidr`, `cidrSubnet`, `cidrHost`) and `standins`
-//! (deterministic `uniqueString`/`guid`, `environment()`) behind it, and
+//! checks), `text` (.NET formatting, base64, URIs) with `numfmt` (.NET
+//! numeric format strings), `ids` (resource ids), `cidr` (`parseCidr`,
+//! `cidrSubnet`, `cidrHost`, IPv4 and IPv6), `standins` (deterministic
+//! `uniqueString`/`guid`, `environment()`) and the families `fn_date`
+//! (`dateTimeAdd`, epochs), `fn_uri` (`parseUri`, `buildUri`, data URIs),
+//! `fn_collection` (`indexFromEnd`, `float`, `fail`, `json`, array
+//! `indexOf`) and `fn_scope` (management groups, `deployer`, `providers`,
+//! zones) behind it (`functions` keeps the one table of names), and
 //! `error` (`EvalError`) and `budget` (bounds on depth, value sizes and
 //! total work, for hostile input) under all of them. This module only re-exports.
 
@@ -25,8 +30,13 @@ pub mod budget;
 mod cidr;
 mod error;
 mod eval;
+mod fn_collection;
+mod fn_date;
+mod fn_scope;
+mod fn_uri;
 mod functions;
 mod ids;
+mod numfmt;
 mod parse;
 mod standins;
 #[cfg(test)]

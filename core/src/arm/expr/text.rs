@@ -2,6 +2,7 @@
 //! (`format`), multi-delimiter `split`, base64, percent-encoding and `uri`.
 
 use super::budget::check_len;
+use super::numfmt::format_number;
 use super::values::stringify;
 use serde_json::Value;
 
@@ -65,10 +66,11 @@ pub fn dotnet_format(fmt: &str, args: &[Value]) -> Result<String, String> {
                 let v = args
                     .get(idx)
                     .ok_or_else(|| format!("format string '{fmt}' refers to argument {{{idx}}} but only {} argument(s) were given", args.len()))?;
-                let mut text = match (fspec, v) {
-                    (Some(f), Value::Number(n)) if n.is_i64() => format_int(n.as_i64().unwrap_or(0), f),
-                    _ => stringify(v),
+                let formatted = match (fspec, v) {
+                    (Some(f), Value::Number(n)) => format_number(n, f.trim())?,
+                    _ => None,
                 };
+                let mut text = formatted.unwrap_or_else(|| stringify(v));
                 if let Some(a) = align {
                     let w: i64 = a.trim().parse().map_err(|_| format!("format string '{fmt}' has an invalid alignment '{a}'"))?;
                     let len = text.chars().count() as i64;
@@ -83,24 +85,6 @@ pub fn dotnet_format(fmt: &str, args: &[Value]) -> Result<String, String> {
         }
     }
     Ok(out)
-}
-
-fn format_int(n: i64, spec: &str) -> String {
-    let (kind, width) = spec.split_at(spec.chars().next().map(|c| c.len_utf8()).unwrap_or(0));
-    let width: usize = width.parse().unwrap_or(0).min(64);
-    match kind {
-        "D" | "d" => {
-            let digits = format!("{:0width$}", n.unsigned_abs(), width = width);
-            if n < 0 {
-                format!("-{digits}")
-            } else {
-                digits
-            }
-        }
-        "X" => format!("{:0width$X}", n, width = width),
-        "x" => format!("{:0width$x}", n, width = width),
-        _ => n.to_string(),
-    }
 }
 
 const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -156,7 +140,7 @@ pub(super) fn percent_decode(s: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
+        if bytes[i] == b'%' && i + 3 <= bytes.len() {
             if let Ok(v) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
                 out.push(v);
                 i += 3;
