@@ -151,3 +151,33 @@ fn a_slot_endpoint_registers_the_slot_host_name() {
     assert_eq!(addrs("app-staging.scm.azurewebsites.net"), vec![pe]);
     assert!(!addrs("app.azurewebsites.net").contains(&pe), "the production name is not the slot's endpoint");
 }
+
+fn res(rtype: &str, id: &str, body: Value) -> vnetlab_core::arm::Resource {
+    let name = id.rsplit('/').next().unwrap_or(id).to_string();
+    vnetlab_core::arm::Resource { rtype: rtype.into(), name, id: id.into(), body, file: "az.json".into(), path: "$".into() }
+}
+
+#[test]
+fn a_subnet_id_picks_the_vnet_of_its_resource_group() {
+    let rg = |g: &str| format!("/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/{g}/providers");
+    let vnet = |g: &str, prefix: &str| {
+        res(
+            "Microsoft.Network/virtualNetworks",
+            &format!("{}/Microsoft.Network/virtualNetworks/vnet", rg(g)),
+            json!({"properties": {"addressSpace": {"addressPrefixes": [prefix]},
+                "subnets": [{"name": "integration", "properties": {"addressPrefix": prefix.replace(".0.0/16", ".2.0/24"),
+                    "delegations": [{"name": "d", "properties": {"serviceName": "Microsoft.Web/serverFarms"}}]}}]}}),
+        )
+    };
+    for (target, want) in [("rg-b", "10.1.2.0/24"), ("rg-a", "10.0.2.0/24")] {
+        let site = res(
+            "Microsoft.Web/sites",
+            &format!("{}/Microsoft.Web/sites/app", rg("rg-app")),
+            json!({"properties": {"virtualNetworkSubnetId": format!("{}/Microsoft.Network/virtualNetworks/vnet/subnets/integration", rg(target))}}),
+        );
+        let sc = vnetlab_core::model::build(&[vnet("rg-a", "10.0.0.0/16"), vnet("rg-b", "10.1.0.0/16"), site]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sc.vnets.len(), 2, "two VNets of one name are two resources");
+        let p = Policy::compile(&sc, &PolicyOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.instance_subnet().to_string(), want, "virtualNetworkSubnetId in {target}");
+    }
+}

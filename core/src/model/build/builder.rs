@@ -92,6 +92,9 @@ pub(super) struct Builder<'r> {
     pub(super) index: HashMap<(String, String), usize>,
     /// (vnet/subnet name, lowercase) -> subnet.
     pub(super) subnet_index: HashMap<String, SubnetRef>,
+    /// Full subnet id (lowercase) -> subnet: an id naming a subscription and
+    /// resource group picks that VNet over a same-named one elsewhere.
+    pub(super) subnet_by_id: HashMap<String, SubnetRef>,
 }
 
 pub(super) fn ty(r: &Resource) -> String {
@@ -151,7 +154,8 @@ impl<'r> Builder<'r> {
     /// Subnets have their own index: a (vnet, subnet) pair, with no limit
     /// on either count beyond Azure's.
     pub(super) fn subnet_ref(&self, at: &At<'_>, key_name: &str, id: &str) -> Result<SubnetRef, LoadError> {
-        self.lookup_ref(at, key_name, id, T_SUBNET, "subnet", |rn| self.subnet_index.get(&rn.to_ascii_lowercase()).copied())
+        let full = self.subnet_by_id.get(&id.trim_end_matches('/').to_ascii_lowercase()).copied();
+        self.lookup_ref(at, key_name, id, T_SUBNET, "subnet", |rn| full.or_else(|| self.subnet_index.get(&rn.to_ascii_lowercase()).copied()))
     }
 }
 
