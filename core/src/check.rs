@@ -58,7 +58,10 @@ pub fn parse_flow(s: &str) -> Result<FlowSpec, String> {
         (target, 0)
     } else {
         let (h, p) = target.rsplit_once(':').ok_or_else(|| format!("'{s}': {} needs a port ({expected})", proto_name(proto)))?;
-        let port = p.parse::<u16>().map_err(|_| format!("'{s}': port '{p}' is not 0-65535"))?;
+        let port = p.parse::<u16>().map_err(|_| format!("'{s}': port '{p}' is not 1-65535"))?;
+        if port == 0 {
+            return Err(format!("'{s}': port 0 is not a destination port (1-65535)"));
+        }
         (h, port)
     };
     if host.is_empty() {

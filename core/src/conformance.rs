@@ -314,7 +314,15 @@ pub fn run(
 ) -> Result<Report, Error> {
     let mut report = Report::default();
     let mut names: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for file in discover(files, paths)? {
+    let found = discover(files, paths)?;
+    if found.is_empty() {
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(Error::BadArgument(format!(
+            "no conformance cases in {} (a case is a *.json or *.toml file with a top-level 'checks' array)",
+            if shown.is_empty() { "the given paths".to_string() } else { shown.join(", ") }
+        )));
+    }
+    for file in found {
         let fname = file.display().to_string();
         let value = match parse_case_value(files, &file) {
             Ok(v) => v,

@@ -217,6 +217,26 @@ pub struct PrivateEndpoint {
     pub origin: Origin,
 }
 
+impl PrivateEndpoint {
+    /// The first label of the public name the endpoint answers for: the
+    /// target's name, or `<site>-<slot>` for a deployment slot's endpoint
+    /// (sub-resource `sites-<slot>`, fact sheet 13.5).
+    pub fn host_label(&self) -> Option<String> {
+        let (_, n) = self.target.as_ref()?;
+        let base = n.rsplit('/').next().unwrap_or(n).to_ascii_lowercase();
+        Some(match self.group_ids.iter().find_map(|g| slot_of_group(g)) {
+            Some(slot) => format!("{base}-{slot}"),
+            None => base,
+        })
+    }
+}
+
+/// The slot a private endpoint sub-resource `sites-<slot>` names, lowercase.
+pub fn slot_of_group(g: &str) -> Option<String> {
+    let (head, slot) = g.split_at_checked(6)?;
+    (head.eq_ignore_ascii_case("sites-") && !slot.is_empty()).then(|| slot.to_ascii_lowercase())
+}
+
 #[derive(Debug, Clone)]
 pub struct ZoneLink {
     pub name: String,

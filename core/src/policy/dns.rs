@@ -58,8 +58,7 @@ impl DnsView {
                 Some(Zone { name: z.name.clone(), a: z.a.clone(), cname: z.cname.clone(), redirect: link.nxdomain_redirect })
             })
             .collect();
-        let pe_targets =
-            sc.private_endpoints.iter().filter_map(|p| p.target.as_ref()).map(|(_, n)| n.rsplit('/').next().unwrap_or(n).to_ascii_lowercase()).collect();
+        let pe_targets = sc.private_endpoints.iter().filter_map(|p| p.host_label()).collect();
         let public = public.iter().map(|(k, v)| (norm(k), v.clone())).collect();
         DnsView { zones, pe_targets, public }
     }

@@ -313,6 +313,11 @@ fn blocked(mut d: Decision, by: BlockedBy, why: DropReason) -> Decision {
 type SenderChoice = (Sender, SubnetRef, crate::model::RouteAll, Option<AppRouting>, Option<Vec<Ipv4Addr>>);
 
 fn select_sender(sc: &Scenario, opts: &PolicyOptions) -> Result<SenderChoice, Error> {
+    if let (Some(site), Some(subnet)) = (&opts.site, &opts.subnet) {
+        return Err(Error::BadArgument(format!(
+            "--site '{site}' and --subnet '{subnet}' both name the sender: give one (a site sends from its integration subnet; --subnet diagnoses a NIC)"
+        )));
+    }
     if let Some(spec) = &opts.subnet {
         let subnet = sc.find_subnet(spec).ok_or_else(|| {
             let all: Vec<String> = (0..sc.vnets.len()).flat_map(|v| (0..sc.vnets[v].subnets.len()).map(move |s| (v, s))).map(|r| sc.subnet_name(r)).collect();

@@ -46,6 +46,9 @@ pub(super) const T_PLAN: &str = "microsoft.web/serverfarms";
 pub(super) const T_SITE: &str = "microsoft.web/sites";
 pub(super) const T_SITE_CONFIG: &str = "microsoft.web/sites/config";
 pub(super) const T_SITE_NETCFG: &str = "microsoft.web/sites/networkconfig";
+pub(super) const T_SLOT: &str = "microsoft.web/sites/slots";
+pub(super) const T_SLOT_CONFIG: &str = "microsoft.web/sites/slots/config";
+pub(super) const T_SLOT_NETCFG: &str = "microsoft.web/sites/slots/networkconfig";
 pub(super) const T_VNG: &str = "microsoft.network/virtualnetworkgateways";
 pub(super) const T_LNG: &str = "microsoft.network/localnetworkgateways";
 pub(super) const T_CONN: &str = "microsoft.network/connections";
@@ -89,6 +92,9 @@ pub(super) struct Builder<'r> {
     pub(super) index: HashMap<(String, String), usize>,
     /// (vnet/subnet name, lowercase) -> subnet.
     pub(super) subnet_index: HashMap<String, SubnetRef>,
+    /// Full subnet id (lowercase) -> subnet: an id naming a subscription and
+    /// resource group picks that VNet over a same-named one elsewhere.
+    pub(super) subnet_by_id: HashMap<String, SubnetRef>,
 }
 
 pub(super) fn ty(r: &Resource) -> String {
@@ -148,7 +154,8 @@ impl<'r> Builder<'r> {
     /// Subnets have their own index: a (vnet, subnet) pair, with no limit
     /// on either count beyond Azure's.
     pub(super) fn subnet_ref(&self, at: &At<'_>, key_name: &str, id: &str) -> Result<SubnetRef, LoadError> {
-        self.lookup_ref(at, key_name, id, T_SUBNET, "subnet", |rn| self.subnet_index.get(&rn.to_ascii_lowercase()).copied())
+        let full = self.subnet_by_id.get(&id.trim_end_matches('/').to_ascii_lowercase()).copied();
+        self.lookup_ref(at, key_name, id, T_SUBNET, "subnet", |rn| full.or_else(|| self.subnet_index.get(&rn.to_ascii_lowercase()).copied()))
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::builder::{key, leaf, origin, parse_id, Builder, T_PE, T_PE_ZG, T_VNET, T_ZONE, T_ZONE_A, T_ZONE_CNAME, T_ZONE_LINK};
 use crate::error::LoadError;
-use crate::model::scenario::{DnsZone, PrivateEndpoint, ZoneLink};
+use crate::model::scenario::{slot_of_group, DnsZone, PrivateEndpoint, ZoneLink};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
@@ -160,9 +160,16 @@ impl Builder<'_> {
             let groups = self.sc.private_endpoints[pe].group_ids.clone();
             for &z in &zones {
                 let Some((_, tname)) = &target else { continue };
-                let base = leaf(tname).to_ascii_lowercase();
+                // A deployment slot's endpoint (sub-resource `sites-<slot>`,
+                // fact sheet 13.5) registers `<site>-<slot>`, not the site.
+                let slot = groups.iter().find_map(|g| slot_of_group(g));
+                let base = match &slot {
+                    Some(sl) => format!("{}-{sl}", leaf(tname).to_ascii_lowercase()),
+                    None => leaf(tname).to_ascii_lowercase(),
+                };
                 let mut names = vec![base.clone()];
-                if groups.iter().any(|g| g.eq_ignore_ascii_case("sites")) && !self.sc.dns_zones[z].name.starts_with("scm.") {
+                let web = slot.is_some() || groups.iter().any(|g| g.eq_ignore_ascii_case("sites"));
+                if web && !self.sc.dns_zones[z].name.starts_with("scm.") {
                     names.push(format!("{base}.scm"));
                 }
                 for n in names {

@@ -1,7 +1,8 @@
 //! From the flat list of concrete resources to a checked `Scenario`.
 //!
-//! References (`{"id": ...}`) resolve by resource type and name, whatever
-//! subscription or resource group the id names (FORMAT.md, "Loading"). A
+//! References (`{"id": ...}`) resolve by resource type and name (FORMAT.md,
+//! "Loading"); a subnet id that matches a VNet's full id (subscription,
+//! resource group) picks that VNet over a same-named one elsewhere. A
 //! reference to a network object that is not in the input is an error: it
 //! would otherwise silently change what is allowed. Values that Azure only
 //! knows after deployment (public IP addresses, a site's outbound addresses)
@@ -27,7 +28,7 @@ pub fn build(resources: &[Resource]) -> Result<Scenario, LoadError> {
 }
 
 pub fn build_with(resources: &[Resource], opts: &BuildOptions) -> Result<Scenario, LoadError> {
-    let mut b = Builder { res: resources, opts, sc: Scenario::default(), index: HashMap::new(), subnet_index: HashMap::new() };
+    let mut b = Builder { res: resources, opts, sc: Scenario::default(), index: HashMap::new(), subnet_index: HashMap::new(), subnet_by_id: HashMap::new() };
     b.sc.resources = resources.iter().map(|r| (r.rtype.clone(), r.name.clone())).collect();
     b.nsgs()?;
     b.route_tables()?;

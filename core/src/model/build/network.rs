@@ -75,12 +75,18 @@ impl Builder<'_> {
                 }
             }
         }
+        // Every VNet resource was pushed in order: its full id keys its
+        // subnets, so two VNets of one name in two resource groups stay apart.
+        let vnet_ids: Vec<String> = self.of(T_VNET).map(|r| r.id.trim_end_matches('/').to_ascii_lowercase()).collect();
         for (vi, vnet) in self.sc.vnets.iter().enumerate() {
             if let Some(s) = vnet.subnets.get(MAX_SUBNETS_PER_VNET) {
                 return Err(over_limit(&s.origin, "subnets", &format!("virtual network '{}'", vnet.name), vnet.subnets.len(), MAX_SUBNETS_PER_VNET));
             }
             for (si, s) in vnet.subnets.iter().enumerate() {
                 self.subnet_index.insert(format!("{}/{}", vnet.name, s.name).to_ascii_lowercase(), (vi, si));
+                if let Some(id) = vnet_ids.get(vi).filter(|id| !id.is_empty()) {
+                    self.subnet_by_id.insert(format!("{id}/subnets/{}", s.name.to_ascii_lowercase()), (vi, si));
+                }
             }
             check_subnet_prefixes(vnet)?;
         }

@@ -2,11 +2,11 @@
 //! addresses, which setting decides Route All, and the inbound access
 //! restrictions (fact sheet 13.2) as the input states them.
 
-use super::builder::{key, leaf, origin, parent, parse_id, ty, Builder, T_PLAN, T_SITE, T_SITE_CONFIG, T_SITE_NETCFG};
+use super::builder::{key, leaf, origin, parent, parse_id, ty, Builder, T_PLAN, T_SITE, T_SITE_CONFIG, T_SITE_NETCFG, T_SLOT, T_SLOT_CONFIG, T_SLOT_NETCFG};
 use crate::addr::parse_prefix;
 use crate::error::LoadError;
 use crate::model::json::At;
-use crate::model::scenario::{Access, AccessRule, AccessRules, AccessSource, AddrItem, Plan, PlanKind, RouteAll, Site, SiteAccess};
+use crate::model::scenario::{slot_of_group, Access, AccessRule, AccessRules, AccessSource, AddrItem, Plan, PlanKind, RouteAll, Site, SiteAccess};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -41,9 +41,15 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// Sites, then deployment slots (`sites/slots`, fact sheet 13.5), which
+    /// are sites named `<site>/<slot>` with their own integration, Route All
+    /// and settings: a slot inherits none of them from the production site
+    /// (README, "Behaviour choices"), only its plan when it names none.
     pub(super) fn sites(&mut self) -> Result<(), LoadError> {
         let mut synthetic = 0u8;
-        for r in self.of(T_SITE) {
+        let all: Vec<_> = self.of(T_SITE).chain(self.of(T_SLOT)).collect();
+        for r in all {
+            let is_slot = ty(r) == T_SLOT;
             let at = Self::at(r);
             let kind_s = at.opt_str("kind")?.unwrap_or("app").to_string();
             let mut site = Site {
@@ -72,6 +78,7 @@ impl Builder<'_> {
                         Some((t, n)) if t.eq_ignore_ascii_case(T_PLAN) => self.index.get(&key(T_PLAN, &n)).copied(),
                         _ => return Err(p.err(format!("serverFarmId '{id}' is not an App Service plan id"))),
                     },
+                    None if is_slot => self.sc.sites.iter().find(|s| s.name.eq_ignore_ascii_case(parent(&r.name))).and_then(|s| s.plan),
                     None => None,
                 };
                 if let Some(id) = p.opt_str("virtualNetworkSubnetId")? {
@@ -121,13 +128,13 @@ impl Builder<'_> {
             for c in self.res.iter().filter(|c| parent(&c.name).eq_ignore_ascii_case(&r.name)) {
                 let cat = Self::at(c);
                 match (ty(c).as_str(), leaf(&c.name).to_ascii_lowercase().as_str()) {
-                    (T_SITE_CONFIG, "web") => {
+                    (T_SITE_CONFIG | T_SLOT_CONFIG, "web") => {
                         if let Some(v) = cat.with("properties", |p| p.opt_bool("vnetRouteAllEnabled")).transpose()?.flatten() {
                             site_config = Some(v);
                         }
                         cat.with("properties", |p| read_access(&p, &mut site.access)).transpose()?;
                     }
-                    (T_SITE_CONFIG, "appsettings") => {
+                    (T_SITE_CONFIG | T_SLOT_CONFIG, "appsettings") => {
                         if let Some(Value::Object(m)) = cat.raw("properties") {
                             for (k, v) in m {
                                 let v = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
@@ -135,7 +142,7 @@ impl Builder<'_> {
                             }
                         }
                     }
-                    (T_SITE_NETCFG, _) => {
+                    (T_SITE_NETCFG | T_SLOT_NETCFG, _) => {
                         if let Some(res) = cat.with("properties", |p| -> Result<(), LoadError> {
                             if let Some(id) = p.opt_str("subnetResourceId")? {
                                 site.integration = Some((self.subnet_ref(&p, "subnetResourceId", id)?, "sites/networkConfig".into()));
@@ -165,11 +172,15 @@ impl Builder<'_> {
                 RouteAll { on: false, decided_by: "default (off)".into() }
             };
             // Unset publicNetworkAccess: enabled unless a private endpoint
-            // reaches the production site (sub-resource `sites`).
+            // reaches the site (sub-resource `sites`) or the slot (`sites-<slot>`).
             let (open, by) = public.unwrap_or_else(|| {
+                let (target, slot) = if is_slot { (parent(&r.name), Some(leaf(&r.name).to_ascii_lowercase())) } else { (r.name.as_str(), None) };
                 let pe = self.sc.private_endpoints.iter().find(|pe| {
-                    pe.target.as_ref().is_some_and(|(t, n)| t.eq_ignore_ascii_case(T_SITE) && n.eq_ignore_ascii_case(&r.name))
-                        && (pe.group_ids.is_empty() || pe.group_ids.iter().any(|g| g.eq_ignore_ascii_case("sites")))
+                    pe.target.as_ref().is_some_and(|(t, n)| t.eq_ignore_ascii_case(T_SITE) && n.eq_ignore_ascii_case(target))
+                        && match &slot {
+                            Some(sl) => pe.group_ids.iter().any(|g| slot_of_group(g).as_ref() == Some(sl)),
+                            None => pe.group_ids.is_empty() || pe.group_ids.iter().any(|g| g.eq_ignore_ascii_case("sites")),
+                        }
                 });
                 match pe {
                     Some(pe) => (false, format!("publicNetworkAccess unset and private endpoint '{}' reaches the site", pe.name)),
