@@ -69,7 +69,8 @@ pub fn app_environment(site: Option<&SiteFacts>, instance_ip: Ipv4Addr, route_al
     let Some(s) = site else { return env };
     let mut push = |k: &str, v: String| env.push((k.to_string(), v));
     push("WEBSITE_SITE_NAME", s.name.clone());
-    push("WEBSITE_HOSTNAME", format!("{}.azurewebsites.net", s.name.to_ascii_lowercase()));
+    // A slot `app/slot` answers at `app-slot.azurewebsites.net` (fact sheet 13.5).
+    push("WEBSITE_HOSTNAME", format!("{}.azurewebsites.net", s.name.replace('/', "-").to_ascii_lowercase()));
     push("WEBSITE_RESOURCE_GROUP", s.resource_group.clone());
     let linux = if s.linux { "-Linux" } else { "" };
     push("WEBSITE_OWNER_NAME", format!("{}+{}-{}webspace{linux}", s.subscription, s.resource_group, s.location));

@@ -186,4 +186,3 @@ fn wrong_arguments_and_unsupported_functions_are_clear_errors() {
         }
     }
 }
-
