@@ -15,6 +15,7 @@ pub mod az;
 pub(crate) mod deploy;
 mod detect;
 pub mod expr;
+mod jsonc;
 pub mod native;
 pub(crate) mod resource;
 pub mod template;
