@@ -172,8 +172,10 @@ struct InputArgs {
     /// Default: the embedded scenario.
     #[arg(short = 't', long = "template", value_name = "FILE")]
     templates: Vec<PathBuf>,
-    /// Template parameter value NAME=VALUE (VALUE may be JSON).
-    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    /// Template parameter value NAME=VALUE (VALUE may be JSON). With several -t files it goes to every
+    /// file that declares NAME (none: an error); FILE:NAME=VALUE gives it to that file only (FILE as
+    /// given with -t, or its file name). --parameters files are split among the files the same way.
+    #[arg(short = 'p', long = "param", value_name = "[FILE:]NAME=VALUE")]
     params: Vec<String>,
     /// ARM parameters file.
     #[arg(long = "parameters", value_name = "FILE")]
