@@ -88,6 +88,28 @@ pub fn load_resources(files: &dyn Files, inputs: &Inputs) -> Result<Vec<Resource
     Ok(all)
 }
 
+/// `vnetlab eval`: the value of each expression, in the context of the
+/// template at `template` (read through `files`) with the `-p` values, or of
+/// none: one result per expression, an error naming the expression; the
+/// outer error is a template or `-p` value that cannot be read.
+pub fn eval_expressions(files: &dyn Files, template: Option<&Path>, params: &[String], exprs: &[String]) -> Result<Vec<Result<Value, Error>>, Error> {
+    let (t, file) = match template {
+        Some(p) => {
+            let file = p.display().to_string();
+            (Some(arm::parse_json(&read(files, p)?, &file)?), file)
+        }
+        None if !params.is_empty() => return Err(Error::BadArgument("-p needs a template (-t FILE) that declares the parameter".into())),
+        None => (None, "<expression>".to_string()),
+    };
+    let mut pv = ParamValues::default();
+    for p in params {
+        let (k, v) = arm::parse_param_assignment(p).map_err(|m| Error::BadArgument(format!("-p {p}: {m}")))?;
+        pv.values.push((k, v, "-p".into()));
+    }
+    let ctx = DeployContext::default();
+    Ok(exprs.iter().map(|e| arm::eval(t.as_ref(), &file, &pv, &ctx, e).map_err(|err| Error::BadArgument(format!("expression {e:?}: {err}")))).collect())
+}
+
 /// The top-level parameters a template input declares; `None` for inputs
 /// that take no parameters (az output, native TOML). Detected by the same
 /// shape `arm::detect_and_load` uses.

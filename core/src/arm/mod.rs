@@ -26,4 +26,4 @@ pub use detect::detect_and_load;
 pub use expr::parse_resource_id;
 pub use native::load_native;
 pub use resource::Resource;
-pub use template::{expand_template, parameter_values_from_object, parse_json, parse_param_assignment, read_parameters_file};
+pub use template::{eval, expand_template, parameter_values_from_object, parse_json, parse_param_assignment, read_parameters_file};
