@@ -101,6 +101,24 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Print the value of each ARM expression as JSON (one line each), in the context of the
+    /// template when one is given (parameters, variables, user-defined functions), as `bicep console`
+    /// does; EXPR may be given with or without its surrounding [...]. Exit 2 if one is invalid.
+    #[command(after_help = "Examples:\n  vnetlab eval \"concat('a', 'b')\" \"[add(1, 2)]\"\n  \
+vnetlab eval -t azuredeploy.json -p appName=func1 \"variables('subnetName')\"")]
+    Eval {
+        /// ARM template whose parameters, variables and functions the expressions read.
+        #[arg(short = 't', long = "template", value_name = "FILE")]
+        template: Option<PathBuf>,
+        /// Template parameter value NAME=VALUE (VALUE may be JSON); needs -t.
+        #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// Print each value as indented JSON.
+        #[arg(long)]
+        pretty: bool,
+        #[arg(required = true, value_name = "EXPR")]
+        exprs: Vec<String>,
+    },
     /// A tour of the embedded default scenario: routes, rules, traces and its conformance checks.
     Demo,
     /// Build the testbed (app namespace behind the engine's TUN, world namespaces with responders)
@@ -172,8 +190,10 @@ struct InputArgs {
     /// Default: the embedded scenario.
     #[arg(short = 't', long = "template", value_name = "FILE")]
     templates: Vec<PathBuf>,
-    /// Template parameter value NAME=VALUE (VALUE may be JSON).
-    #[arg(short = 'p', long = "param", value_name = "NAME=VALUE")]
+    /// Template parameter value NAME=VALUE (VALUE may be JSON). With several -t files it goes to every
+    /// file that declares NAME (none: an error); FILE:NAME=VALUE gives it to that file only (FILE as
+    /// given with -t, or its file name). --parameters files are split among the files the same way.
+    #[arg(short = 'p', long = "param", value_name = "[FILE:]NAME=VALUE")]
     params: Vec<String>,
     /// ARM parameters file.
     #[arg(long = "parameters", value_name = "FILE")]
@@ -299,6 +319,15 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                         v["answered_by"].as_str().unwrap_or("")
                     );
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Eval { template, params, pretty, exprs } => {
+            // Values before an invalid expression are printed; it ends the run.
+            for line in scenario::eval_expressions(&Disk, template.as_deref(), &params, &exprs)? {
+                let line = line?;
+                let text = if pretty { serde_json::to_string_pretty(&line) } else { serde_json::to_string(&line) };
+                println!("{}", text.map_err(|e| Error::BadArgument(format!("cannot print the value: {e}")))?);
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -67,15 +67,115 @@ pub fn param_values(files: &dyn Files, inputs: &Inputs) -> Result<ParamValues, E
     Ok(pv)
 }
 
-/// Loads and combines the input files into resources.
+/// Loads and combines the input files into resources. Each parameter value
+/// goes to the files that declare the parameter (see [`route_params`]), so
+/// a parameterised template combines with az output or TOML.
 pub fn load_resources(files: &dyn Files, inputs: &Inputs) -> Result<Vec<Resource>, Error> {
     let pv = param_values(files, inputs)?;
-    let mut all = Vec::new();
+    let mut texts = Vec::with_capacity(inputs.files.len());
     for f in &inputs.files {
         let file = f.display().to_string();
-        all.extend(arm::detect_and_load(&read(files, f)?, &file, &pv, &inputs.ctx)?);
+        let text = read(files, f)?;
+        let declared = declared_parameters(&text, &file)?;
+        texts.push((file, text, declared));
+    }
+    let declared: Vec<(&str, Option<&[String]>)> = texts.iter().map(|(f, _, d)| (f.as_str(), d.as_deref())).collect();
+    let routed = route_params(&pv, &declared)?;
+    let mut all = Vec::new();
+    for ((file, text, _), pv) in texts.iter().zip(&routed) {
+        all.extend(arm::detect_and_load(text, file, pv, &inputs.ctx)?);
     }
     Ok(all)
+}
+
+/// `vnetlab eval`: the value of each expression, in the context of the
+/// template at `template` (read through `files`) with the `-p` values, or of
+/// none: one result per expression, an error naming the expression; the
+/// outer error is a template or `-p` value that cannot be read.
+pub fn eval_expressions(files: &dyn Files, template: Option<&Path>, params: &[String], exprs: &[String]) -> Result<Vec<Result<Value, Error>>, Error> {
+    let (t, file) = match template {
+        Some(p) => {
+            let file = p.display().to_string();
+            (Some(arm::parse_json(&read(files, p)?, &file)?), file)
+        }
+        None if !params.is_empty() => return Err(Error::BadArgument("-p needs a template (-t FILE) that declares the parameter".into())),
+        None => (None, "<expression>".to_string()),
+    };
+    let mut pv = ParamValues::default();
+    for p in params {
+        let (k, v) = arm::parse_param_assignment(p).map_err(|m| Error::BadArgument(format!("-p {p}: {m}")))?;
+        pv.values.push((k, v, "-p".into()));
+    }
+    let ctx = DeployContext::default();
+    Ok(exprs.iter().map(|e| arm::eval(t.as_ref(), &file, &pv, &ctx, e).map_err(|err| Error::BadArgument(format!("expression {e:?}: {err}")))).collect())
+}
+
+/// The top-level parameters a template input declares; `None` for inputs
+/// that take no parameters (az output, native TOML). Detected by the same
+/// shape `arm::detect_and_load` uses.
+fn declared_parameters(text: &str, file: &str) -> Result<Option<Vec<String>>, Error> {
+    if file.to_ascii_lowercase().ends_with(".toml") {
+        return Ok(None);
+    }
+    let v = arm::parse_json(text, file)?;
+    let Some(o) = v.as_object() else { return Ok(None) };
+    let is_template = o.get("resources").is_some_and(|r| r.is_array() || r.is_object())
+        || o.get("$schema").and_then(Value::as_str).is_some_and(|s| s.to_ascii_lowercase().contains("deploymenttemplate"));
+    if !is_template {
+        return Ok(None);
+    }
+    Ok(Some(o.get("parameters").and_then(Value::as_object).map(|p| p.keys().cloned().collect()).unwrap_or_default()))
+}
+
+/// Splits parameter values among the input files: a value whose name is
+/// `FILE:NAME` (`-p FILE:NAME=VALUE`) goes to that file only (FILE as
+/// given with `-t`, or its file name); any other goes to every file that
+/// declares NAME. A value no file declares is an error naming the
+/// parameter and what each file declares, as in ARM, where an unknown
+/// parameter fails the deployment.
+pub fn route_params(pv: &ParamValues, declared: &[(&str, Option<&[String]>)]) -> Result<Vec<ParamValues>, Error> {
+    let mut out = vec![ParamValues::default(); declared.len()];
+    let declares = |i: usize, name: &str| declared[i].1.is_some_and(|d| d.iter().any(|n| n.eq_ignore_ascii_case(name)));
+    let describe = |(f, d): &(&str, Option<&[String]>)| match d {
+        None => format!("{f} (takes no parameters)"),
+        Some([]) => format!("{f} (declares none)"),
+        Some(d) => format!("{f} (declares {})", d.join(", ")),
+    };
+    for (qualified, value, source) in &pv.values {
+        // ARM parameter names cannot contain ':', so the last one separates
+        // a file (which may contain one, e.g. C:\x.json) from the name.
+        let (target, name) = match qualified.rsplit_once(':') {
+            Some((f, n)) => (Some(f), n),
+            None => (None, qualified.as_str()),
+        };
+        let targets: Vec<usize> = match target {
+            Some(t) => {
+                let Some(i) = declared.iter().position(|(f, _)| *f == t || Path::new(f).file_name().is_some_and(|n| n == t)) else {
+                    let names: Vec<&str> = declared.iter().map(|(f, _)| *f).collect();
+                    return Err(Error::BadArgument(format!(
+                        "parameter '{qualified}' (given in {source}): '{t}' is none of the input files ({})",
+                        if names.is_empty() { "none given".into() } else { names.join(", ") }
+                    )));
+                };
+                if !declares(i, name) {
+                    return Err(Error::BadArgument(format!("parameter '{name}' (given in {source}) is not declared by {}", describe(&declared[i]))));
+                }
+                vec![i]
+            }
+            None => (0..declared.len()).filter(|&i| declares(i, name)).collect(),
+        };
+        if targets.is_empty() {
+            let files: Vec<String> = declared.iter().map(describe).collect();
+            return Err(Error::BadArgument(format!(
+                "parameter '{name}' (given in {source}) is declared by none of the inputs: {}",
+                if files.is_empty() { "no input files".into() } else { files.join("; ") }
+            )));
+        }
+        for i in targets {
+            out[i].values.push((name.to_string(), value.clone(), source.clone()));
+        }
+    }
+    Ok(out)
 }
 
 /// The scenario and stated options of `inputs` (the embedded default case

@@ -3,14 +3,18 @@
 
 use super::names::child_path;
 use crate::arm::expr;
+use crate::arm::jsonc::to_strict_json;
 use crate::error::LoadError;
 use serde_json::Value;
 
-/// Parses JSON text; a syntax error names the line and column and what the
-/// parser expected. A UTF-8 byte order mark is accepted.
+/// Parses JSON text in ARM's dialect (comments, line breaks inside strings:
+/// see `arm::jsonc`); a syntax error names the line and column of the
+/// original text and what the parser expected. A UTF-8 byte order mark is
+/// accepted.
 pub fn parse_json(text: &str, file: &str) -> Result<Value, LoadError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    serde_json::from_str(text).map_err(|e| {
+    let strict = to_strict_json(text).map_err(|m| LoadError::new(file, "", format!("invalid JSON: {m}")))?;
+    serde_json::from_str(&strict).map_err(|e| {
         let msg = e.to_string();
         let msg = match msg.rfind(" at line ") {
             Some(i) => msg[..i].to_string(),

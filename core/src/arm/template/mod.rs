@@ -17,6 +17,7 @@
 //! deployments and outputs) and `limits` (ARM's limits on one template).
 
 mod deployments;
+mod eval;
 mod input;
 mod limits;
 mod names;
@@ -25,6 +26,7 @@ mod resources;
 mod scope;
 mod variables;
 
+pub use eval::eval;
 pub use input::{parameter_values_from_object, parse_json, parse_param_assignment, read_parameters_file};
 pub use names::{child_path, full_type_and_name};
 

@@ -1,0 +1,44 @@
+//! `vnetlab eval`: one ARM expression evaluated offline, in the context of
+//! a template (its parameters with defaults and given values, variables and
+//! user-defined functions) or in none, as `bicep console` does for Bicep.
+//!
+//! It reuses the expander's [`Scope`], so an expression gives here exactly
+//! what it gives inside a template; parameters are resolved only when the
+//! expression reads them, so a template with required parameters can still
+//! be queried for anything else.
+
+use super::scope::Scope;
+use crate::arm::deploy::{DeployContext, ParamValues};
+use crate::arm::expr::Budget;
+use crate::error::LoadError;
+use serde_json::{Map, Value};
+use std::rc::Rc;
+
+/// The stack of the evaluating thread, as for `expand_template`: evaluation
+/// recurses up to `expr::budget::MAX_EVAL_DEPTH`.
+const EVAL_STACK_BYTES: usize = 64 << 20;
+
+/// The value of `expression` (with or without the surrounding `[...]`) in
+/// the scope of `template`, or of an empty template when there is none (then
+/// `parameters()` and `variables()` are errors naming what is missing).
+/// `file` names the template, or the expression's origin, in errors.
+pub fn eval(template: Option<&Value>, file: &str, params: &ParamValues, ctx: &DeployContext, expression: &str) -> Result<Value, LoadError> {
+    let empty = Value::Object(Map::new());
+    let template = template.unwrap_or(&empty);
+    let trimmed = expression.trim();
+    // Text starting with `[` is taken as a template string value, so
+    // `[[x]` is ARM's escaped literal `[x]`, as in a template.
+    let text = if trimmed.starts_with('[') { trimmed.to_string() } else { format!("[{trimmed}]") };
+    let run = || {
+        let scope = Scope::new(template, file, params, ctx, "$", 0, Rc::new(Budget::default()))?;
+        scope.eval_json(&Value::String(text.clone()), "$", &[])
+    };
+    std::thread::scope(|s| {
+        let spawned = std::thread::Builder::new().name("vnetlab-eval".into()).stack_size(EVAL_STACK_BYTES).spawn_scoped(s, run);
+        match spawned.map(|h| h.join()) {
+            Ok(Ok(r)) => r,
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(e) => Err(LoadError::new(file, "$", format!("cannot start the thread that evaluates the expression: {e}"))),
+        }
+    })
+}
