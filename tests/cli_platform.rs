@@ -5,49 +5,26 @@
 //! (instance 10.0.2.4; stfuncdata.blob.core.windows.net -> 10.0.1.4).
 //! Needs root (ignored otherwise). Every wait is bounded.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-// No test asks the host's resolver: names the model does not answer go to
-// this local port, where nothing listens (the query is simply lost).
-const NO_UPSTREAM: &str = "127.0.0.1:9";
+use common::{finish, NO_UPSTREAM};
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// `vnetlab run -- sh -c SCRIPT`: (exit code, stdout, stderr).
 fn run_sh(script: &str) -> (Option<i32>, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vnetlab"))
+    let child = Command::new(env!("CARGO_BIN_EXE_vnetlab"))
         .args(["run", "--quiet", "--dns-upstream", NO_UPSTREAM, "--", "sh", "-c", script])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start vnetlab");
-    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("vnetlab run did not finish within {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (status.code(), t_out.join().unwrap(), t_err.join().unwrap())
+    let d = finish(child, TIMEOUT, String::new);
+    (d.status.code(), d.stdout, d.stderr)
 }
 
 fn have(cmd: &str) -> bool {

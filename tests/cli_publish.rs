@@ -9,6 +9,10 @@
 //! its page (vnetlab answers 502 until the app listens); vnetlab is ended
 //! by SIGTERM to its own PID, which it forwards to CMD.
 
+mod common;
+
+use common::{require_root, NO_UPSTREAM};
+
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::os::fd::FromRawFd;
@@ -18,16 +22,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-// No test asks the host's resolver: names the model does not answer go to
-// this local port, where nothing listens (the query is simply lost).
-const NO_UPSTREAM: &str = "127.0.0.1:9";
-
 const TIMEOUT: Duration = Duration::from_secs(40);
 const BODY: &str = "hello from the app\n";
-
-fn require_root() {
-    assert!(vnetlab_testbed::is_root(), "needs root: network namespaces and TUN devices (run the ignored tests as root)");
-}
 
 /// A directory for this test: the template and the app's index.html.
 fn workdir(name: &str) -> PathBuf {

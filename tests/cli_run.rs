@@ -6,32 +6,19 @@
 //! Needs root (ignored otherwise; run as non-root they fail saying so).
 //! Every wait is bounded; processes are ended by their PID only.
 
+mod common;
+
+use common::{finish, require_root, Done, NO_UPSTREAM};
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, UdpSocket};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-// No test asks the host's resolver: names the model does not answer go to
-// this local port, where nothing listens (the query is simply lost).
-const NO_UPSTREAM: &str = "127.0.0.1:9";
-
 const TIMEOUT: Duration = Duration::from_secs(40);
-const ROOT: &str = "needs root: network namespaces and TUN devices";
-
-fn require_root() {
-    assert!(vnetlab_testbed::is_root(), "{ROOT} (run the ignored tests as root)");
-}
 
 fn netns_list() -> Vec<String> {
     vnetlab_testbed::netns::list().unwrap_or_default()
-}
-
-/// A finished `vnetlab run`.
-struct Done {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-    pid: u32,
 }
 
 fn spawn(args: &[&str]) -> Child {
@@ -47,39 +34,10 @@ fn spawn(args: &[&str]) -> Child {
         .expect("start vnetlab")
 }
 
-/// Waits (bounded) for `child`; kills it by PID on timeout and fails.
-fn finish(mut child: Child) -> Done {
-    let pid = child.id();
-    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + TIMEOUT;
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("vnetlab run did not finish within {TIMEOUT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Done { status, stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap(), pid }
-}
-
 /// Runs vnetlab and checks it left nothing behind.
 fn run(args: &[&str]) -> Done {
     let before = netns_list();
-    let done = finish(spawn(args));
+    let done = finish(spawn(args), TIMEOUT, String::new);
     assert_eq!(netns_list(), before, "named namespaces changed");
     let resolv = std::env::temp_dir().join(format!("vnetlab-run-{}-resolv.conf", done.pid));
     assert!(!resolv.exists(), "{} left behind", resolv.display());
@@ -213,7 +171,7 @@ fn sigterm_reaches_the_command() {
     }
     // SAFETY: signalling the vnetlab process this test started, by its PID.
     unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
-    let d = finish(child);
+    let d = finish(child, TIMEOUT, String::new);
     assert_eq!(d.status.code(), Some(7), "stderr: {}", d.stderr);
     assert!(!std::path::Path::new(&format!("/proc/{cmd}")).exists(), "the command {cmd} is still there");
     assert_eq!(netns_list(), before);
@@ -523,7 +481,7 @@ fn an_unprivileged_user_gets_the_same_run() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("unshare");
-    let d = finish(child);
+    let d = finish(child, TIMEOUT, String::new);
     let _ = std::fs::remove_dir_all(&dir);
     // CMD's status, uid 0 inside its own user namespace, the page from the
     // mapped server, and the denied flow timing out (curl 28) with its rule named.

@@ -10,28 +10,22 @@
 //! Needs root (ignored otherwise). Every wait is bounded; Azurite and vnetlab
 //! are ended by their PID only (Azurite also on panic, by a drop guard).
 
-use std::io::Read;
+mod common;
+
+use common::{finish, require_root, Done, NO_UPSTREAM};
+
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-// No test asks the host's resolver: names the model does not answer go to
-// this local port, where nothing listens (the query is simply lost).
-const NO_UPSTREAM: &str = "127.0.0.1:9";
 
 /// A whole `vnetlab run` of the example: SDK round trip plus a 3 s timeout.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 /// Node starting Azurite on a loaded 2-core machine.
 const AZURITE_START: Duration = Duration::from_secs(60);
-const ROOT: &str = "needs root: network namespaces and TUN devices";
 /// The storage account's key as the app and Azurite share it (Azurite's
 /// published development key: a test secret, nothing real).
 const ACCOUNT_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
-
-fn require_root() {
-    assert!(vnetlab_testbed::is_root(), "{ROOT} (run the ignored tests as root)");
-}
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -136,12 +130,6 @@ fn start_azurite(deps: &Deps) -> Azurite {
 
 /// A finished `vnetlab run`, with run_local.py's lines parsed:
 /// `NAME: HTTP STATUS {json}`.
-struct Done {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
 impl Done {
     /// The HTTP status and JSON body `function` answered.
     fn answer(&self, function: &str) -> (u16, serde_json::Value) {
@@ -159,7 +147,7 @@ impl Done {
 fn run_example(deps: &Deps, az: &Azurite, extra: &[&str], text: &str) -> Done {
     let map = format!("stfuncdata.blob.core.windows.net:443=127.0.0.1:{}", az.port);
     let ca = az.dir.join("ca.pem");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vnetlab"))
+    let child = Command::new(env!("CARGO_BIN_EXE_vnetlab"))
         .arg("run")
         .args(["--dns-upstream", NO_UPSTREAM])
         .args(extra)
@@ -176,30 +164,7 @@ fn run_example(deps: &Deps, az: &Azurite, extra: &[&str], text: &str) -> Done {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start vnetlab");
-    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + RUN_TIMEOUT;
-    let status = loop {
-        if let Some(st) = child.try_wait().expect("wait") {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("vnetlab run did not finish within {RUN_TIMEOUT:?}; Azurite: {}", az.log());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Done { status, stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap() }
+    finish(child, RUN_TIMEOUT, || format!("; Azurite: {}", az.log()))
 }
 
 /// Checks the blob round trip and the DENY line, common to both runs.
