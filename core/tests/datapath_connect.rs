@@ -14,7 +14,7 @@ use vnetlab_core::datapath::flowlog::RecordState;
 use vnetlab_core::datapath::packet::Offload;
 use vnetlab_core::datapath::table::TCP_HALF_OPEN_SECS;
 use vnetlab_core::datapath::{ConnectOutcome, Datapath, DatapathOptions, DropCause, PolicyView, Verdict};
-use vnetlab_core::decision::{AppRouting, Decision, NatGatewayInfo, NextHopType, Path, Resolution, RuleIdx, SourceNat, World};
+use vnetlab_core::decision::{Decision, NatGatewayInfo, Resolution, RuleIdx, SourceNat, World};
 use vnetlab_core::flow::{Flow, Proto};
 use vnetlab_core::time::Timestamp;
 
@@ -27,20 +27,7 @@ struct Allow(NatGatewayInfo);
 
 impl PolicyView for Allow {
     fn decide(&self, _: &Flow) -> Decision {
-        Decision {
-            allowed: true,
-            path: Path::Vnet,
-            app_routing: AppRouting::RouteAll,
-            route: Some(0),
-            next_hop: Some(NextHopType::Internet),
-            next_hop_ip: None,
-            nsg_rule: None,
-            source: NAT_IP,
-            snat: SourceNat::NatGateway,
-            world: World::Internet,
-            blocked_by: None,
-            drop_reason: None,
-        }
+        common::internet_allowed(NAT_IP, SourceNat::NatGateway)
     }
     fn nat_gateway(&self) -> Option<&NatGatewayInfo> {
         Some(&self.0)

@@ -13,7 +13,7 @@ use proptest::prelude::*;
 use vnetlab_core::datapath::flowlog::{FlowRecord, RecordState};
 use vnetlab_core::datapath::packet::{self, Offload};
 use vnetlab_core::datapath::{Datapath, DatapathOptions, DropCause, PolicyView, Verdict};
-use vnetlab_core::decision::{AppRouting, BlockedBy, Decision, DropReason, NatGatewayInfo, NextHopType, Path, World};
+use vnetlab_core::decision::{AppRouting, BlockedBy, Decision, DropReason, NatGatewayInfo, NextHopType, World};
 use vnetlab_core::decision::{Resolution, RuleIdx, SourceNat};
 use vnetlab_core::flow::Flow;
 use vnetlab_core::time::Timestamp;
@@ -42,20 +42,8 @@ fn site(nat: bool, idle_minutes: u32) -> FakePolicy {
 
 impl PolicyView for FakePolicy {
     fn decide(&self, f: &Flow) -> Decision {
-        let mut d = Decision {
-            allowed: true,
-            path: Path::Vnet,
-            app_routing: AppRouting::RouteAll,
-            route: Some(0),
-            next_hop: Some(NextHopType::Internet),
-            next_hop_ip: None,
-            nsg_rule: Some(1),
-            source: Ipv4Addr::from(APP),
-            snat: if self.nat.is_some() { SourceNat::NatGateway } else { SourceNat::SiteOutbound },
-            world: World::Internet,
-            blocked_by: None,
-            drop_reason: None,
-        };
+        let snat = if self.nat.is_some() { SourceNat::NatGateway } else { SourceNat::SiteOutbound };
+        let mut d = Decision { nsg_rule: Some(1), ..common::internet_allowed(Ipv4Addr::from(APP), snat) };
         if f.dst == Ipv4Addr::from(WIRESERVER) {
             d.world = World::Platform;
             d.app_routing = AppRouting::Platform;

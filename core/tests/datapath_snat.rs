@@ -14,7 +14,7 @@ use vnetlab_core::datapath::flowlog::RecordState;
 use vnetlab_core::datapath::nat::SITE_OUTBOUND_PORTS_PER_DESTINATION;
 use vnetlab_core::datapath::packet::Offload;
 use vnetlab_core::datapath::{ConnectOutcome, Datapath, DatapathOptions, DropCause, PolicyView, Verdict};
-use vnetlab_core::decision::{AppRouting, Decision, NatGatewayInfo, NextHopType, Path, Resolution, RuleIdx, SourceNat, World};
+use vnetlab_core::decision::{AppRouting, Decision, NatGatewayInfo, Path, Resolution, RuleIdx, SourceNat, World};
 use vnetlab_core::flow::{Flow, Proto};
 use vnetlab_core::time::Timestamp;
 
@@ -33,20 +33,8 @@ impl PolicyView for Internet {
             Some(_) => (NAT_IP, SourceNat::NatGateway, AppRouting::RouteAll),
             None => (SITE_IP, SourceNat::SiteOutbound, AppRouting::NotRouted),
         };
-        Decision {
-            allowed: true,
-            path: if snat == SourceNat::SiteOutbound { Path::Direct } else { Path::Vnet },
-            app_routing,
-            route: None,
-            next_hop: Some(NextHopType::Internet),
-            next_hop_ip: None,
-            nsg_rule: None,
-            source,
-            snat,
-            world: World::Internet,
-            blocked_by: None,
-            drop_reason: None,
-        }
+        let path = if snat == SourceNat::SiteOutbound { Path::Direct } else { Path::Vnet };
+        Decision { path, app_routing, route: None, ..common::internet_allowed(source, snat) }
     }
     fn nat_gateway(&self) -> Option<&NatGatewayInfo> {
         self.0.as_ref()

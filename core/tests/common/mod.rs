@@ -39,3 +39,24 @@ pub fn checked_with_quote(b: &[u8]) -> (Ipv4Header, Vec<u8>) {
     }
     (ip, l4)
 }
+
+/// An allowed flow to the internet leaving from `source` as `snat` says:
+/// the decision the datapath tests' fake policies start from (they change
+/// the fields their case is about).
+pub fn internet_allowed(source: std::net::Ipv4Addr, snat: vnetlab_core::decision::SourceNat) -> vnetlab_core::decision::Decision {
+    use vnetlab_core::decision::{AppRouting, Decision, NextHopType, Path, World};
+    Decision {
+        allowed: true,
+        path: Path::Vnet,
+        app_routing: AppRouting::RouteAll,
+        route: Some(0),
+        next_hop: Some(NextHopType::Internet),
+        next_hop_ip: None,
+        nsg_rule: None,
+        source,
+        snat,
+        world: World::Internet,
+        blocked_by: None,
+        drop_reason: None,
+    }
+}
