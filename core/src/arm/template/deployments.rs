@@ -121,7 +121,7 @@ impl<'t> Scope<'t> {
         let outputs = if inner_scope {
             let mut pv = ParamValues::default();
             if let Some(p) = obj_get(props, "parameters") {
-                let evaluated = self.eval_json(p, &format!("{pp}.parameters"), copies)?;
+                let evaluated = self.eval_value(p, &format!("{pp}.parameters"), copies)?;
                 for (k, v) in parameter_values_from_object(&evaluated, &self.file, &format!("{pp}.parameters"))? {
                     pv.values.push((k, v, format!("{pp}.parameters")));
                 }
@@ -159,12 +159,12 @@ impl<'t> Scope<'t> {
                 for i in 0..count {
                     let mut frames = copies.to_vec();
                     frames.push(CopyFrame { name: None, index: i, answers_unnamed: true });
-                    items.push(self.eval_json(input, &format!("{p}.copy.input (copy {i})"), &frames)?);
+                    items.push(self.eval_value(input, &format!("{p}.copy.input (copy {i})"), &frames)?);
                 }
                 Value::Array(items)
             } else {
                 match obj_get(d, "value") {
-                    Some(v) => self.eval_json(v, &format!("{p}.value"), copies)?,
+                    Some(v) => self.eval_value(v, &format!("{p}.value"), copies)?,
                     None => Value::Null,
                 }
             };

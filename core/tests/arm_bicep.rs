@@ -1,0 +1,52 @@
+//! Bicep and module patterns (issue 9): nulls kept in values, `resources`
+//! as an object keyed by symbolic names (languageVersion 2.0), nested
+//! templates given as expressions, and each nested deployment's own name.
+
+use serde_json::{json, Value};
+use vnetlab_core::arm::{self, DeployContext, ParamValues, Resource};
+
+fn expand(t: Value) -> Vec<Resource> {
+    arm::expand_template(&t, "t.json", &ParamValues::default(), &DeployContext::default()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn null_survives_in_variables_parameters_and_outputs() {
+    let rs = expand(json!({
+        "variables": {"n": null, "o": {"k": null}, "a": [1, null, 2]},
+        "resources": [
+            {"type": "Microsoft.Network/publicIPAddresses", "name": "p",
+             "properties": {
+                "isNull": "[equals(variables('n'), null())]",
+                "kNull": "[equals(variables('o').k, null())]",
+                "hasK": "[contains(variables('o'), 'k')]",
+                "len": "[length(variables('a'))]",
+                "dropped": null
+             }},
+            {"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "mod",
+             "properties": {
+                "mode": "Incremental",
+                "expressionEvaluationOptions": {"scope": "inner"},
+                "parameters": {"x": {"value": null}, "o": {"value": {"k": null}}},
+                "template": {
+                    "parameters": {"x": {"type": "object", "nullable": true}, "o": {"type": "object"}},
+                    "resources": [{"type": "Microsoft.Network/publicIPAddresses", "name": "inner",
+                        "properties": {"xNull": "[equals(parameters('x'), null())]", "hasK": "[contains(parameters('o'), 'k')]"}}],
+                    "outputs": {"out": {"type": "object", "value": {"k": null}}}
+                }
+             }},
+            {"type": "Microsoft.Network/publicIPAddresses", "name": "q",
+             "properties": {"outHasK": "[contains(reference('mod').outputs.out.value, 'k')]"}}
+        ]
+    }));
+    let p = &rs[0].body["properties"];
+    assert_eq!(p["isNull"], json!(true));
+    assert_eq!(p["kNull"], json!(true));
+    assert_eq!(p["hasK"], json!(true));
+    assert_eq!(p["len"], json!(3));
+    // Bicep omits null-valued properties from a resource's request body.
+    assert!(p.as_object().is_some_and(|o| !o.contains_key("dropped")));
+    let inner = rs.iter().find(|r| r.name == "inner").expect("inner");
+    assert_eq!(inner.body["properties"], json!({"xNull": true, "hasK": true}));
+    let q = rs.iter().find(|r| r.name == "q").expect("q");
+    assert_eq!(q.body["properties"]["outHasK"], json!(true));
+}
