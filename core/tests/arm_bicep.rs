@@ -50,3 +50,26 @@ fn null_survives_in_variables_parameters_and_outputs() {
     let q = rs.iter().find(|r| r.name == "q").expect("q");
     assert_eq!(q.body["properties"]["outHasK"], json!(true));
 }
+
+#[test]
+fn resources_as_an_object_keyed_by_symbolic_names() {
+    let rs = expand(json!({
+        "languageVersion": "2.0",
+        "resources": {
+            "vnet": {"type": "Microsoft.Network/virtualNetworks", "apiVersion": "2023-04-01", "name": "v", "existing": true},
+            "pip": {"type": "Microsoft.Network/publicIPAddresses", "name": "p", "dependsOn": ["vnet", "outer"],
+                    "properties": {"vnetId": "[resourceId('Microsoft.Network/virtualNetworks', 'v')]"}},
+            "outer": {"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "outer",
+                      "properties": {"mode": "Incremental", "template": {"languageVersion": "2.0", "resources": {
+                          "nsg": {"type": "Microsoft.Network/networkSecurityGroups", "name": "n", "properties": {}}}}}},
+            "emptyOuter": {"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "e1",
+                      "properties": {"mode": "Incremental", "template": {"resources": {}}}},
+            "emptyInner": {"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "e2",
+                      "properties": {"mode": "Incremental", "expressionEvaluationOptions": {"scope": "inner"},
+                                     "template": {"languageVersion": "2.0", "resources": {}}}}
+        }
+    }));
+    let names: Vec<&str> = rs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, vec!["p", "n"]);
+    assert!(rs[1].path.contains("resources['nsg']") || rs[1].path.contains("resources.nsg"), "{}", rs[1].path);
+}

@@ -107,8 +107,19 @@ impl<'t> Scope<'t> {
                 }
                 Ok(())
             }
+            // languageVersion 2.0: keyed by symbolic name (`{}` when empty).
+            Some(Value::Object(map)) => {
+                let tmpl = self.new_template_count();
+                for (sym, r) in map {
+                    self.enumerate(r, &child_path(&format!("{tpath}.resources"), sym), None, copies, (Some(sym.as_str()), tmpl))?;
+                }
+                Ok(())
+            }
             None | Some(Value::Null) => Ok(()),
-            Some(_) => Err(self.err(format!("{tpath}.resources"), "'resources' of a nested template must be an array")),
+            Some(other) => Err(self.err(
+                format!("{tpath}.resources"),
+                format!("'resources' of a nested template must be an array (or an object keyed by symbolic name) but is {}", expr::kind(other)),
+            )),
         }
     }
 
