@@ -73,3 +73,26 @@ fn resources_as_an_object_keyed_by_symbolic_names() {
     assert_eq!(names, vec!["p", "n"]);
     assert!(rs[1].path.contains("resources['nsg']") || rs[1].path.contains("resources.nsg"), "{}", rs[1].path);
 }
+
+#[test]
+fn nested_template_computed_by_an_expression() {
+    let inner = json!({
+        "parameters": {"p": {"type": "string"}},
+        "resources": [{"type": "Microsoft.Network/publicIPAddresses", "name": "[parameters('p')]", "properties": {}}],
+        "outputs": {"o": {"type": "string", "value": "[parameters('p')]"}}
+    });
+    let rs = expand(json!({
+        "variables": {"$fxv#0": inner.to_string()},
+        "resources": [
+            {"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "mod",
+             "properties": {"mode": "Incremental", "expressionEvaluationOptions": {"scope": "inner"},
+                            "parameters": {"p": {"value": "from-json"}},
+                            "template": "[json(variables('$fxv#0'))]"}},
+            {"type": "Microsoft.Network/publicIPAddresses", "name": "q",
+             "properties": {"o": "[reference('mod').outputs.o.value]"}}
+        ]
+    }));
+    let names: Vec<&str> = rs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, vec!["from-json", "q"]);
+    assert_eq!(rs[1].body["properties"]["o"], json!("from-json"));
+}

@@ -77,14 +77,24 @@ impl<'t> Scope<'t> {
         let Some(inner) = obj_get(props, "template") else {
             return Err(self.err(&pp, format!("nested deployment '{name}' has no inline 'template'")));
         };
-        let Some(t) = inner.as_object() else {
-            return Err(self.err(format!("{pp}.template"), "a nested template must be an object"));
-        };
-        check_sections(t, &self.file, &format!("{pp}.template"))?;
         let inner_scope = matches!(
             obj_get(props, "expressionEvaluationOptions").and_then(Value::as_object).and_then(|o| obj_get(o, "scope")),
             Some(Value::String(s)) if s.eq_ignore_ascii_case("inner")
         );
+        match inner {
+            Value::Object(t) => check_sections(t, &self.file, &format!("{pp}.template"))?,
+            // Bicep's `loadJsonContent`/`loadTextContent`: the template is
+            // computed (`[json(variables('$fxv#0'))]`), then expanded as
+            // any other when the deployment's body is evaluated.
+            Value::String(s) if expr::is_expression(s) && inner_scope => {}
+            Value::String(s) if expr::is_expression(s) => {
+                return Err(self.err(
+                    format!("{pp}.template"),
+                    format!("unsupported: nested deployment '{name}' computes its template with an expression but uses the outer expression scope; only inner-scope (Bicep module) deployments may"),
+                ))
+            }
+            _ => return Err(self.err(format!("{pp}.template"), "a nested template must be an object")),
+        }
         Ok((props, inner, inner_scope))
     }
 
@@ -146,7 +156,18 @@ impl<'t> Scope<'t> {
             {
                 ctx.subscription_id = sub;
             }
-            let (resources, outputs) = expand_at(inner, &self.file, &pv, &ctx, &tpath, (self.depth + 1, self.budget.clone()), true)?;
+            let computed;
+            let template = if inner.is_string() {
+                computed = self.eval_value(inner, &tpath, copies)?;
+                let Some(t) = computed.as_object() else {
+                    return Err(self.err(&tpath, format!("the computed nested template must be an object but is {}", expr::kind(&computed))));
+                };
+                check_sections(t, &self.file, &tpath)?;
+                &computed
+            } else {
+                inner
+            };
+            let (resources, outputs) = expand_at(template, &self.file, &pv, &ctx, &tpath, (self.depth + 1, self.budget.clone()), true)?;
             self.nested.borrow_mut().insert(idx, resources);
             outputs
         } else {
