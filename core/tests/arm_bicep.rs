@@ -96,3 +96,19 @@ fn nested_template_computed_by_an_expression() {
     assert_eq!(names, vec!["from-json", "q"]);
     assert_eq!(rs[1].body["properties"]["o"], json!("from-json"));
 }
+
+#[test]
+fn deployment_name_is_each_nested_deployments_own() {
+    let rs = expand(json!({
+        "resources": [
+            {"type": "Microsoft.Network/publicIPAddresses", "name": "[format('top-{0}', deployment().name)]", "properties": {}},
+            {"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "[format('mod-{0}', copyIndex())]",
+             "copy": {"name": "mods", "count": 2},
+             "properties": {"mode": "Incremental", "expressionEvaluationOptions": {"scope": "inner"},
+                            "template": {"resources": [{"type": "Microsoft.Network/publicIPAddresses",
+                                                        "name": "[format('in-{0}', deployment().name)]", "properties": {}}]}}}
+        ]
+    }));
+    let names: Vec<&str> = rs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, vec!["top-vnetlab", "in-mod-0", "in-mod-1"]);
+}

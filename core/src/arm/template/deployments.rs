@@ -18,20 +18,25 @@ const MAX_NESTING: usize = 10;
 /// Expands a template; with `with_outputs`, also evaluates its `outputs`
 /// (a nested deployment's outputs are what `reference(deployment).outputs`
 /// reads; the top-level template's outputs are of no use here). `budget`
-/// is shared with every nested deployment.
+/// is shared with every nested deployment; `name` is a nested deployment's
+/// own name, what `deployment().name` gives inside it.
 pub(super) fn expand_at(
     template: &Value,
     file: &str,
     params: &ParamValues,
     ctx: &DeployContext,
     base: &str,
-    (depth, budget): (usize, Rc<Budget>),
+    (depth, budget, name): (usize, Rc<Budget>, Option<&str>),
     with_outputs: bool,
 ) -> Result<(Vec<Resource>, Value), LoadError> {
     if depth > MAX_NESTING {
         return Err(LoadError::new(file, base, "nested deployments are nested too deeply"));
     }
-    let scope = Scope::new(template, file, params, ctx, base, depth, budget)?;
+    let mut scope = Scope::new(template, file, params, ctx, base, depth, budget)?;
+    // `deployment().name` inside a nested deployment is its own name.
+    if let Some(n) = name {
+        scope.deployment_name = n.to_string();
+    }
     scope.resolve_all_parameters()?;
     let resources = template.get("resources");
     match resources {
@@ -167,7 +172,7 @@ impl<'t> Scope<'t> {
             } else {
                 inner
             };
-            let (resources, outputs) = expand_at(template, &self.file, &pv, &ctx, &tpath, (self.depth + 1, self.budget.clone()), true)?;
+            let (resources, outputs) = expand_at(template, &self.file, &pv, &ctx, &tpath, (self.depth + 1, self.budget.clone(), Some(name)), true)?;
             self.nested.borrow_mut().insert(idx, resources);
             outputs
         } else {

@@ -68,6 +68,9 @@ pub(super) struct Scope<'t> {
     pub(super) budget: Rc<Budget>,
     /// Expressions parsed once, however often a copy loop evaluates them.
     pub(super) parsed: RefCell<HashMap<String, Rc<Expr>>>,
+    /// What `deployment().name` gives: an inner-scope nested deployment's
+    /// own name, else the top-level deployment's.
+    pub(super) deployment_name: String,
 }
 
 impl<'t> Scope<'t> {
@@ -141,6 +144,7 @@ impl<'t> Scope<'t> {
             counts: RefCell::new(vec![0]),
             budget,
             parsed: RefCell::new(HashMap::new()),
+            deployment_name: "vnetlab".to_string(),
         })
     }
 
@@ -343,6 +347,9 @@ impl Env for Scope<'_> {
     }
     fn budget(&self) -> Option<&Budget> {
         Some(&self.budget)
+    }
+    fn deployment_name(&self) -> String {
+        self.deployment_name.clone()
     }
 }
 
