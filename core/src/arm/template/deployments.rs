@@ -18,20 +18,25 @@ const MAX_NESTING: usize = 10;
 /// Expands a template; with `with_outputs`, also evaluates its `outputs`
 /// (a nested deployment's outputs are what `reference(deployment).outputs`
 /// reads; the top-level template's outputs are of no use here). `budget`
-/// is shared with every nested deployment.
+/// is shared with every nested deployment; `name` is a nested deployment's
+/// own name, what `deployment().name` gives inside it.
 pub(super) fn expand_at(
     template: &Value,
     file: &str,
     params: &ParamValues,
     ctx: &DeployContext,
     base: &str,
-    (depth, budget): (usize, Rc<Budget>),
+    (depth, budget, name): (usize, Rc<Budget>, Option<&str>),
     with_outputs: bool,
 ) -> Result<(Vec<Resource>, Value), LoadError> {
     if depth > MAX_NESTING {
         return Err(LoadError::new(file, base, "nested deployments are nested too deeply"));
     }
-    let scope = Scope::new(template, file, params, ctx, base, depth, budget)?;
+    let mut scope = Scope::new(template, file, params, ctx, base, depth, budget)?;
+    // `deployment().name` inside a nested deployment is its own name.
+    if let Some(n) = name {
+        scope.deployment_name = n.to_string();
+    }
     scope.resolve_all_parameters()?;
     let resources = template.get("resources");
     match resources {
@@ -77,14 +82,24 @@ impl<'t> Scope<'t> {
         let Some(inner) = obj_get(props, "template") else {
             return Err(self.err(&pp, format!("nested deployment '{name}' has no inline 'template'")));
         };
-        let Some(t) = inner.as_object() else {
-            return Err(self.err(format!("{pp}.template"), "a nested template must be an object"));
-        };
-        check_sections(t, &self.file, &format!("{pp}.template"))?;
         let inner_scope = matches!(
             obj_get(props, "expressionEvaluationOptions").and_then(Value::as_object).and_then(|o| obj_get(o, "scope")),
             Some(Value::String(s)) if s.eq_ignore_ascii_case("inner")
         );
+        match inner {
+            Value::Object(t) => check_sections(t, &self.file, &format!("{pp}.template"))?,
+            // Bicep's `loadJsonContent`/`loadTextContent`: the template is
+            // computed (`[json(variables('$fxv#0'))]`), then expanded as
+            // any other when the deployment's body is evaluated.
+            Value::String(s) if expr::is_expression(s) && inner_scope => {}
+            Value::String(s) if expr::is_expression(s) => {
+                return Err(self.err(
+                    format!("{pp}.template"),
+                    format!("unsupported: nested deployment '{name}' computes its template with an expression but uses the outer expression scope; only inner-scope (Bicep module) deployments may"),
+                ))
+            }
+            _ => return Err(self.err(format!("{pp}.template"), "a nested template must be an object")),
+        }
         Ok((props, inner, inner_scope))
     }
 
@@ -107,8 +122,19 @@ impl<'t> Scope<'t> {
                 }
                 Ok(())
             }
+            // languageVersion 2.0: keyed by symbolic name (`{}` when empty).
+            Some(Value::Object(map)) => {
+                let tmpl = self.new_template_count();
+                for (sym, r) in map {
+                    self.enumerate(r, &child_path(&format!("{tpath}.resources"), sym), None, copies, (Some(sym.as_str()), tmpl))?;
+                }
+                Ok(())
+            }
             None | Some(Value::Null) => Ok(()),
-            Some(_) => Err(self.err(format!("{tpath}.resources"), "'resources' of a nested template must be an array")),
+            Some(other) => Err(self.err(
+                format!("{tpath}.resources"),
+                format!("'resources' of a nested template must be an array (or an object keyed by symbolic name) but is {}", expr::kind(other)),
+            )),
         }
     }
 
@@ -121,7 +147,7 @@ impl<'t> Scope<'t> {
         let outputs = if inner_scope {
             let mut pv = ParamValues::default();
             if let Some(p) = obj_get(props, "parameters") {
-                let evaluated = self.eval_json(p, &format!("{pp}.parameters"), copies)?;
+                let evaluated = self.eval_value(p, &format!("{pp}.parameters"), copies)?;
                 for (k, v) in parameter_values_from_object(&evaluated, &self.file, &format!("{pp}.parameters"))? {
                     pv.values.push((k, v, format!("{pp}.parameters")));
                 }
@@ -135,7 +161,18 @@ impl<'t> Scope<'t> {
             {
                 ctx.subscription_id = sub;
             }
-            let (resources, outputs) = expand_at(inner, &self.file, &pv, &ctx, &tpath, (self.depth + 1, self.budget.clone()), true)?;
+            let computed;
+            let template = if inner.is_string() {
+                computed = self.eval_value(inner, &tpath, copies)?;
+                let Some(t) = computed.as_object() else {
+                    return Err(self.err(&tpath, format!("the computed nested template must be an object but is {}", expr::kind(&computed))));
+                };
+                check_sections(t, &self.file, &tpath)?;
+                &computed
+            } else {
+                inner
+            };
+            let (resources, outputs) = expand_at(template, &self.file, &pv, &ctx, &tpath, (self.depth + 1, self.budget.clone(), Some(name)), true)?;
             self.nested.borrow_mut().insert(idx, resources);
             outputs
         } else {
@@ -159,12 +196,12 @@ impl<'t> Scope<'t> {
                 for i in 0..count {
                     let mut frames = copies.to_vec();
                     frames.push(CopyFrame { name: None, index: i, answers_unnamed: true });
-                    items.push(self.eval_json(input, &format!("{p}.copy.input (copy {i})"), &frames)?);
+                    items.push(self.eval_value(input, &format!("{p}.copy.input (copy {i})"), &frames)?);
                 }
                 Value::Array(items)
             } else {
                 match obj_get(d, "value") {
-                    Some(v) => self.eval_json(v, &format!("{p}.value"), copies)?,
+                    Some(v) => self.eval_value(v, &format!("{p}.value"), copies)?,
                     None => Value::Null,
                 }
             };

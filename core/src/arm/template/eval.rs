@@ -31,7 +31,7 @@ pub fn eval(template: Option<&Value>, file: &str, params: &ParamValues, ctx: &De
     let text = if trimmed.starts_with('[') { trimmed.to_string() } else { format!("[{trimmed}]") };
     let run = || {
         let scope = Scope::new(template, file, params, ctx, "$", 0, Rc::new(Budget::default()))?;
-        scope.eval_json(&Value::String(text.clone()), "$", &[])
+        scope.eval_value(&Value::String(text.clone()), "$", &[])
     };
     std::thread::scope(|s| {
         let spawned = std::thread::Builder::new().name("vnetlab-eval".into()).stack_size(EVAL_STACK_BYTES).spawn_scoped(s, run);

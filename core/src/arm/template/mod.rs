@@ -47,7 +47,7 @@ const EXPANSION_STACK_BYTES: usize = 64 << 20;
 /// template limits and vnetlab's evaluation budget (`expr::budget`), on a
 /// thread of its own with a stack that fits the deepest evaluation allowed.
 pub fn expand_template(template: &Value, file: &str, params: &ParamValues, ctx: &DeployContext) -> Result<Vec<Resource>, LoadError> {
-    let run = || expand_at(template, file, params, ctx, "$", (0, Rc::new(Budget::default())), false).map(|(rs, _)| rs);
+    let run = || expand_at(template, file, params, ctx, "$", (0, Rc::new(Budget::default()), None), false).map(|(rs, _)| rs);
     std::thread::scope(|s| {
         let spawned = std::thread::Builder::new().name("vnetlab-expand".into()).stack_size(EXPANSION_STACK_BYTES).spawn_scoped(s, run);
         match spawned.map(|h| h.join()) {

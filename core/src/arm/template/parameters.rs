@@ -40,21 +40,28 @@ impl Scope<'_> {
                 format!("unknown parameter type '{ptype}' (expected string, securestring, int, bool, object, secureObject or array)"),
             ));
         }
-        let value = if let Some((v, source)) = self.user_values.get(&key) {
+        // A null value (Bicep passes `{"value": null}` for an absent
+        // optional module parameter) means "not given": the default if
+        // there is one, else null.
+        let given = self.user_values.get(&key).filter(|(v, _)| !v.is_null());
+        let null_given = self.user_values.get(&key).is_some_and(|(v, _)| v.is_null());
+        let value = if let Some((v, source)) = given {
             convert_param(&ptype, v).map_err(|m| self.err(&path, format!("value given in {source}: {m}")))?
         } else if let Some(d) = obj_get(p.decl, "defaultValue") {
             self.enter(format!("parameter '{}'", p.name), &path)?;
-            let v = self.eval_json(d, &format!("{path}.defaultValue"), &[]);
+            let v = self.eval_value(d, &format!("{path}.defaultValue"), &[]);
             self.leave();
             convert_param(&ptype, &v?).map_err(|m| self.err(format!("{path}.defaultValue"), m))?
-        } else if matches!(obj_get(p.decl, "nullable"), Some(Value::Bool(true))) {
+        } else if null_given || matches!(obj_get(p.decl, "nullable"), Some(Value::Bool(true))) {
             Value::Null
         } else {
             return Err(
                 self.err(&path, format!("parameter '{}' has no value and no defaultValue; give one with -p {}=VALUE or a parameters file", p.name, p.name))
             );
         };
-        self.check_constraints(p.decl, &value, &path)?;
+        if !value.is_null() {
+            self.check_constraints(p.decl, &value, &path)?;
+        }
         self.param_cache.borrow_mut().insert(key, value.clone());
         Ok(value)
     }

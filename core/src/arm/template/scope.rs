@@ -68,6 +68,9 @@ pub(super) struct Scope<'t> {
     pub(super) budget: Rc<Budget>,
     /// Expressions parsed once, however often a copy loop evaluates them.
     pub(super) parsed: RefCell<HashMap<String, Rc<Expr>>>,
+    /// What `deployment().name` gives: an inner-scope nested deployment's
+    /// own name, else the top-level deployment's.
+    pub(super) deployment_name: String,
 }
 
 impl<'t> Scope<'t> {
@@ -141,6 +144,7 @@ impl<'t> Scope<'t> {
             counts: RefCell::new(vec![0]),
             budget,
             parsed: RefCell::new(HashMap::new()),
+            deployment_name: "vnetlab".to_string(),
         })
     }
 
@@ -210,12 +214,26 @@ impl<'t> Scope<'t> {
         ev.eval_expr(&e).map_err(|e| e.locate(&self.file, path, s))
     }
 
-    /// Evaluates every expression in a JSON tree (object keys included),
-    /// expands property-level `copy` and drops null-valued properties.
+    /// Evaluates a resource body's JSON tree: as [`Scope::eval_value`], but
+    /// null-valued properties and array items are dropped, because Bicep
+    /// (and ARM's request body) omits null-valued properties from what is
+    /// sent to the resource provider.
+    pub(super) fn eval_json(&self, v: &Value, path: &str, copies: &[CopyFrame]) -> Result<Value, LoadError> {
+        self.eval_tree(v, path, copies, false)
+    }
+
+    /// Evaluates a value's JSON tree (a variable, a parameter value or
+    /// default, an output) keeping nulls: `{"k": null}` still has `k`.
+    pub(super) fn eval_value(&self, v: &Value, path: &str, copies: &[CopyFrame]) -> Result<Value, LoadError> {
+        self.eval_tree(v, path, copies, true)
+    }
+
+    /// Evaluates every expression in a JSON tree (object keys included) and
+    /// expands property-level `copy`; nulls are kept only with `keep_nulls`.
     /// Every level counts towards the evaluation depth, and every value
     /// copied or built is paid for (expression results by the evaluator),
     /// with the JSON path built for it.
-    pub(super) fn eval_json(&self, v: &Value, path: &str, copies: &[CopyFrame]) -> Result<Value, LoadError> {
+    fn eval_tree(&self, v: &Value, path: &str, copies: &[CopyFrame], keep_nulls: bool) -> Result<Value, LoadError> {
         let _level = descend().map_err(|m| self.err(path, m))?;
         self.pay(SLOT + path.len() as u64, path)?;
         match v {
@@ -227,8 +245,8 @@ impl<'t> Scope<'t> {
             Value::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, it) in items.iter().enumerate() {
-                    let e = self.eval_json(it, &format!("{path}[{i}]"), copies)?;
-                    if !e.is_null() {
+                    let e = self.eval_tree(it, &format!("{path}[{i}]"), copies, keep_nulls)?;
+                    if keep_nulls || !e.is_null() {
                         out.push(e);
                     }
                 }
@@ -240,12 +258,12 @@ impl<'t> Scope<'t> {
                 for (k, val) in o {
                     let p = child_path(path, k);
                     if k == "copy" && is_property_copy(val) {
-                        self.property_copy(val, &p, copies, &mut out)?;
+                        self.property_copy(val, &p, copies, &mut out, keep_nulls)?;
                         continue;
                     }
                     let key = if expr::is_expression(k) { expr::stringify(&self.eval_str(k, &p, copies)?) } else { expr::unescape_literal(k).to_string() };
-                    let e = self.eval_json(val, &p, copies)?;
-                    if !e.is_null() {
+                    let e = self.eval_tree(val, &p, copies, keep_nulls)?;
+                    if keep_nulls || !e.is_null() {
                         out.insert(key, e);
                     }
                 }
@@ -271,7 +289,7 @@ impl<'t> Scope<'t> {
         Ok(n)
     }
 
-    fn property_copy(&self, spec: &Value, path: &str, copies: &[CopyFrame], out: &mut Map<String, Value>) -> Result<(), LoadError> {
+    fn property_copy(&self, spec: &Value, path: &str, copies: &[CopyFrame], out: &mut Map<String, Value>, keep_nulls: bool) -> Result<(), LoadError> {
         let Some(list) = spec.as_array() else { return Ok(()) };
         for (i, entry) in list.iter().enumerate() {
             let p = format!("{path}[{i}]");
@@ -286,8 +304,8 @@ impl<'t> Scope<'t> {
             for idx in 0..count {
                 let mut frames = copies.to_vec();
                 frames.push(CopyFrame { name: Some(name.clone()), index: idx, answers_unnamed: false });
-                let e = self.eval_json(input, &format!("{p}.input (copy {idx})"), &frames)?;
-                if !e.is_null() {
+                let e = self.eval_tree(input, &format!("{p}.input (copy {idx})"), &frames, keep_nulls)?;
+                if keep_nulls || !e.is_null() {
                     items.push(e);
                 }
             }
@@ -329,6 +347,9 @@ impl Env for Scope<'_> {
     }
     fn budget(&self) -> Option<&Budget> {
         Some(&self.budget)
+    }
+    fn deployment_name(&self) -> String {
+        self.deployment_name.clone()
     }
 }
 

@@ -21,7 +21,7 @@ impl Scope<'_> {
         let value = if let Some((k, raw)) = vars.iter().find(|(k, _)| k.as_str() != "copy" && k.eq_ignore_ascii_case(name)) {
             let path = child_path(&vars_path, k);
             self.enter(label, &path)?;
-            let v = self.eval_json(raw, &path, &[]);
+            let v = self.eval_value(raw, &path, &[]);
             self.leave();
             v?
         } else if let Some((i, entry)) = self.variable_copy_entry(vars, name) {
@@ -53,10 +53,7 @@ impl Scope<'_> {
         let mut items = Vec::new();
         for idx in 0..count {
             let frames = [CopyFrame { name: Some(name.to_string()), index: idx, answers_unnamed: true }];
-            let e = self.eval_json(input, &format!("{path}.input (copy {idx})"), &frames)?;
-            if !e.is_null() {
-                items.push(e);
-            }
+            items.push(self.eval_value(input, &format!("{path}.input (copy {idx})"), &frames)?);
         }
         Ok(Value::Array(items))
     }
