@@ -55,6 +55,7 @@ fn template_context_parameters_variables_and_functions() {
     assert_eq!(stdout(&o), "\"x\"\n\"x-v\"\n");
     // A required parameter without a value is an error only when read.
     let o = vnetlab(&["eval", "-t", t, "parameters('req')"]);
+    let _ = std::fs::remove_dir_all(std::path::Path::new(t).parent().expect("the template's folder"));
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("parameter 'req' has no value"), "{}", stderr(&o));
 }
