@@ -7,7 +7,7 @@ mod common;
 
 use std::net::Ipv4Addr;
 
-use common::checked;
+use common::{checked, tcp, Tcp};
 use etherparse::{Ipv4Header, PacketBuilder, TcpHeader, UdpHeader};
 use proptest::prelude::*;
 use vnetlab_core::datapath::flowlog::{FlowRecord, RecordState};
@@ -79,29 +79,6 @@ fn dp(policy: FakePolicy, reject: bool) -> Datapath<FakePolicy> {
 
 fn at(s: u64) -> Timestamp {
     Timestamp::from_secs(s)
-}
-
-#[derive(Clone, Copy)]
-enum Tcp {
-    Syn,
-    SynAck,
-    Ack,
-    Fin,
-    Rst,
-}
-
-fn tcp(src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, kind: Tcp) -> Vec<u8> {
-    let b = PacketBuilder::ipv4(src, dst, 64).tcp(sp, dp, 1000, 64240);
-    let b = match kind {
-        Tcp::Syn => b.syn(),
-        Tcp::SynAck => b.syn().ack(1001),
-        Tcp::Ack => b.ack(5000),
-        Tcp::Fin => b.fin().ack(5000),
-        Tcp::Rst => b.rst(),
-    };
-    let mut v = Vec::new();
-    b.write(&mut v, &[]).unwrap();
-    v
 }
 
 fn udp(src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, payload: &[u8]) -> Vec<u8> {

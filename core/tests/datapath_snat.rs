@@ -8,8 +8,7 @@ mod common;
 
 use std::net::Ipv4Addr;
 
-use common::checked;
-use etherparse::PacketBuilder;
+use common::{checked, tcp, Tcp};
 use vnetlab_core::datapath::flowlog::RecordState;
 use vnetlab_core::datapath::nat::SITE_OUTBOUND_PORTS_PER_DESTINATION;
 use vnetlab_core::datapath::packet::Offload;
@@ -54,27 +53,6 @@ fn at(s: u64) -> Timestamp {
     Timestamp::from_secs(s)
 }
 
-#[derive(Clone, Copy)]
-enum Seg {
-    Syn,
-    SynAck,
-    Rst,
-    Fin,
-}
-
-fn tcp(src: [u8; 4], dst: [u8; 4], sp: u16, dport: u16, seg: Seg) -> Vec<u8> {
-    let b = PacketBuilder::ipv4(src, dst, 64).tcp(sp, dport, 1000, 64240);
-    let b = match seg {
-        Seg::Syn => b.syn(),
-        Seg::SynAck => b.syn().ack(1001),
-        Seg::Rst => b.rst(),
-        Seg::Fin => b.fin().ack(5000),
-    };
-    let mut v = Vec::new();
-    b.write(&mut v, &[]).unwrap();
-    v
-}
-
 struct Run {
     dp: Datapath<Internet>,
     reply: [u8; 1500],
@@ -96,7 +74,7 @@ impl Run {
     }
     /// A SYN to WEB:`dport` from the app's `sport`.
     fn syn(&mut self, sport: u16, dport: u16, now: Timestamp) -> (Verdict, Vec<u8>) {
-        self.app(tcp(APP, WEB, sport, dport, Seg::Syn), now)
+        self.app(tcp(APP, WEB, sport, dport, Tcp::Syn), now)
     }
     /// The translated (address, port) of a forwarded packet.
     fn source(pkt: &[u8]) -> (Ipv4Addr, u16) {
@@ -155,7 +133,7 @@ fn the_129th_syn_waits_until_a_port_cools_down_after_rst() {
 
     // One flow ends with an RST at t=2: the port is reusable 15 s later
     // (the closed flow lingers 10 s and goes at a tick).
-    assert_eq!(r.app(tcp(APP, WEB, 40000, 443, Seg::Rst), at(2)).0, Verdict::ToWorld(World::Internet));
+    assert_eq!(r.app(tcp(APP, WEB, 40000, 443, Tcp::Rst), at(2)).0, Verdict::ToWorld(World::Internet));
     r.dp.tick(at(12));
     // The app's retransmissions (1 s, 3 s, 7 s, 15 s after the first): still waiting at t=16.
     for t in [2, 4, 8, 16] {
@@ -176,11 +154,11 @@ fn a_port_freed_by_fin_waits_240_seconds() {
     let used = fill(&mut r);
     // Established, so that no flow but the closed one ends (half-open ones would at 30 s).
     for &(_, p) in &used {
-        assert_eq!(r.world(tcp(WEB, SITE_IP.octets(), 443, p, Seg::SynAck), at(1)), Verdict::ToApp);
+        assert_eq!(r.world(tcp(WEB, SITE_IP.octets(), 443, p, Tcp::SynAck), at(1)), Verdict::ToApp);
     }
     let port = used[5].1;
-    assert_eq!(r.app(tcp(APP, WEB, 40005, 443, Seg::Fin), at(10)).0, Verdict::ToWorld(World::Internet));
-    assert_eq!(r.world(tcp(WEB, SITE_IP.octets(), 443, port, Seg::Fin), at(10)), Verdict::ToApp);
+    assert_eq!(r.app(tcp(APP, WEB, 40005, 443, Tcp::Fin), at(10)).0, Verdict::ToWorld(World::Internet));
+    assert_eq!(r.world(tcp(WEB, SITE_IP.octets(), 443, port, Tcp::Fin), at(10)), Verdict::ToApp);
     r.dp.tick(at(30));
     assert_eq!(r.syn(41000, 443, at(249)).0, Verdict::Drop(DropCause::SnatWait));
     let (v, out) = r.syn(41000, 443, at(250));
@@ -198,7 +176,7 @@ fn a_waiting_syn_with_connect_first_is_held_once_a_port_frees() {
     assert_eq!(r.syn(41000, 443, at(1)).0, Verdict::Drop(DropCause::SnatWait));
     // The host refuses the first flow's connect: it ends with an RST.
     let flow = Flow { proto: Proto::Tcp, src: APP.into(), src_port: 40000, dst: WEB.into(), dst_port: 443 };
-    let held = tcp(APP, WEB, 40000, 443, Seg::Syn);
+    let held = tcp(APP, WEB, 40000, 443, Tcp::Syn);
     let mut reply = [0u8; 1500];
     assert!(matches!(r.dp.connect_result(&flow, ConnectOutcome::Refused, &held, at(1), &mut reply), Verdict::ReplyToApp { .. }));
     assert_eq!(r.syn(41000, 443, at(15)).0, Verdict::Drop(DropCause::SnatWait));
@@ -233,7 +211,7 @@ fn an_idle_flow_frees_its_port_as_the_4_minute_idle_timeout_ends() {
     let mut r = Run::new(false, false);
     let used = fill(&mut r);
     for &(_, p) in &used {
-        assert_eq!(r.world(tcp(WEB, SITE_IP.octets(), 443, p, Seg::SynAck), at(1)), Verdict::ToApp);
+        assert_eq!(r.world(tcp(WEB, SITE_IP.octets(), 443, p, Tcp::SynAck), at(1)), Verdict::ToApp);
     }
     r.dp.tick(at(240));
     assert_eq!(r.syn(41000, 443, at(240)).0, Verdict::Drop(DropCause::SnatWait));

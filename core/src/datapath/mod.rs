@@ -186,7 +186,7 @@ impl<P: PolicyView> Datapath<P> {
             // a flow entry like any allowed flow, so the counters and the
             // flow log see it, and its packets go out as `ToPlatform`.
         }
-        match self.install(key, decision, decision.world, now) {
+        match self.install(key, decision, now) {
             Ok(id) => {
                 let v = self.forward_out(id, pkt, &mut p, now, reply);
                 let Verdict::ToWorld(world) = v else { return v };
@@ -310,7 +310,7 @@ impl<P: PolicyView> Datapath<P> {
     }
 
     /// Translates and installs an allowed flow; a failure is logged.
-    pub fn install(&mut self, key: Flow, d: Decision, world: World, now: Timestamp) -> Result<FlowId, DropCause> {
+    pub fn install(&mut self, key: Flow, d: Decision, now: Timestamp) -> Result<FlowId, DropCause> {
         let has_port = key.proto.has_ports() || key.proto == Proto::Icmp;
         let dest = Destination { proto: key.proto, addr: key.dst, port: key.dst_port };
         let pool = match d.snat {
@@ -335,7 +335,7 @@ impl<P: PolicyView> Datapath<P> {
             },
         };
         let idle = if d.snat == SourceNat::NatGateway { self.nat_tcp_idle_secs } else { TCP_IDLE_DEFAULT_SECS };
-        let mut entry = FlowEntry::new(key, Action::Forward { world, src, src_port }, d, idle, now);
+        let mut entry = FlowEntry::new(key, Action::Forward { world: d.world, src, src_port }, d, idle, now);
         entry.next_report = now.saturating_add_secs(CONTINUE_RECORD_SECS);
         let record = self.make_record(&entry, now, RecordState::Begin, None);
         match self.flows.insert(entry) {

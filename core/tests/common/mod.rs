@@ -60,3 +60,29 @@ pub fn internet_allowed(source: std::net::Ipv4Addr, snat: vnetlab_core::decision
         drop_reason: None,
     }
 }
+
+/// The TCP segments the datapath tests send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tcp {
+    Syn,
+    SynAck,
+    Ack,
+    Fin,
+    Rst,
+}
+
+/// A TCP segment without payload (sequence 1000; acks as a simple
+/// handshake and close would carry them).
+pub fn tcp(src: [u8; 4], dst: [u8; 4], sp: u16, dp: u16, kind: Tcp) -> Vec<u8> {
+    let b = etherparse::PacketBuilder::ipv4(src, dst, 64).tcp(sp, dp, 1000, 64240);
+    let b = match kind {
+        Tcp::Syn => b.syn(),
+        Tcp::SynAck => b.syn().ack(1001),
+        Tcp::Ack => b.ack(5000),
+        Tcp::Fin => b.fin().ack(5000),
+        Tcp::Rst => b.rst(),
+    };
+    let mut v = Vec::new();
+    b.write(&mut v, &[]).unwrap();
+    v
+}
