@@ -246,7 +246,7 @@ fn unloadable(nsg: &Nsg, dir: Direction, e: &LoadError, sites: Option<&[&str]>) 
     };
     match sites {
         Some(sites) => f(Severity::Error, "nsg-unloadable", subject, format!(
-            "{e}; every command that evaluates site {} (verify, rules, routes, resolve, run, up) fails to load, as its integration subnet's outbound rules must compile",
+            "{e}; every command that evaluates site {} (verify, rules, routes, resolve, access, run, up) fails to load, as its integration subnet's outbound rules must compile",
             sites.join(", "))),
         None => f(Severity::Warning, "nsg-unloadable-unused", subject, format!(
             "{e}; no command evaluates these rules ({}), so no command fails on them",
