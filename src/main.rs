@@ -240,7 +240,16 @@ fn inputs(a: &InputArgs) -> Result<(Inputs, PolicyOptions), Error> {
             inputs.build.outbound_ips.push(s.parse().map_err(|_| Error::BadArgument(format!("--outbound-ips: '{s}' is not an IPv4 address")))?);
         }
     }
-    let mut opts = PolicyOptions { site: a.site.clone(), subnet: a.subnet.clone(), allow_port_25: a.allow_port_25, ..Default::default() };
+    // Static commands stand in placeholders for public names (`run` turns them off).
+    let placeholder_avoid = inputs.build.public_ips.iter().map(|(_, a)| *a).collect();
+    let mut opts = PolicyOptions {
+        site: a.site.clone(),
+        subnet: a.subnet.clone(),
+        allow_port_25: a.allow_port_25,
+        public_dns_placeholders: true,
+        placeholder_avoid,
+        ..Default::default()
+    };
     for d in &a.public_dns {
         let (n, addr) = scenario::parse_name_addr(d, "--public-dns")?;
         opts.public_dns.entry(n.to_ascii_lowercase()).or_default().push(addr);
@@ -251,6 +260,12 @@ fn inputs(a: &InputArgs) -> Result<(Inputs, PolicyOptions), Error> {
 fn load_policy(a: &InputArgs) -> Result<Policy, Error> {
     let (inputs, opts) = inputs(a)?;
     scenario::load_policy(&Disk, &inputs, &opts)
+}
+
+/// For `vnetlab run`: public names go to the real upstream, not placeholders.
+fn load_live_policy(a: &InputArgs) -> Result<Policy, Error> {
+    let (inputs, opts) = inputs(a)?;
+    scenario::load_policy(&Disk, &inputs, &PolicyOptions { public_dns_placeholders: false, ..opts })
 }
 
 /// The warnings of `all` that concern what the answer used (`warning`).
@@ -278,6 +293,9 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 uses.extend(o.uses(&p));
             }
             warn(&p.warnings, &uses);
+            for w in explain::placeholder_warnings(outcomes.iter().filter_map(|o| o.resolution.as_ref())) {
+                eprintln!("warning: {w}");
+            }
             if json {
                 print_json(&serde_json::Value::Array(outcomes.iter().map(|o| explain::trace_json(&p, o)).collect()));
             } else {
@@ -314,6 +332,9 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 uses.extend(check::uses_of_resolution(r));
             }
             warn(&p.warnings, &uses);
+            for w in explain::placeholder_warnings(rs.iter().map(|(_, r)| r)) {
+                eprintln!("warning: {w}");
+            }
             if json {
                 print_json(&serde_json::Value::Array(rs.iter().map(|(n, r)| json!({"name": n, "answer": explain::resolution_json(r)})).collect()));
             } else {
@@ -398,7 +419,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Run { input, maps, reject, flow_log, quiet, publish, publish_scm, client_sources, dns_upstream, argv } => {
-            let policy = load_policy(&input)?;
+            let policy = load_live_policy(&input)?;
             warn(&policy.warnings, &policy.uses_all());
             let publish = publish_options(&input, &policy, &publish, &publish_scm, &client_sources)?;
             let opts = vnetlab_engine::host::RunOptions { argv, maps, reject, flow_log, quiet, publish, dns_upstream, ..Default::default() };

@@ -198,12 +198,15 @@ impl NatGatewayInfo {
 pub enum Resolution {
     /// Addresses in answer order, with the chain of names followed
     /// (`acct.blob.core.windows.net` -> `acct.privatelink.blob...`) and who answered.
-    Addresses { addrs: Vec<Ipv4Addr>, chain: Vec<String>, answered_by: String },
+    /// `placeholder`: public DNS decides the name and the input does not say
+    /// what it answers, so the address stands in for it (static commands only).
+    Addresses { addrs: Vec<Ipv4Addr>, chain: Vec<String>, answered_by: String, placeholder: bool },
     /// The name does not exist (NXDOMAIN), and who said so. `public` is
     /// true when no private zone decided and the input does not say what
-    /// public DNS answers (`public_dns`, `--public-dns`): the static answer
-    /// is NXDOMAIN (FORMAT.md: a name nobody answers does not resolve),
-    /// while `vnetlab run` asks the real upstream resolver, as Azure DNS
-    /// resolves public names.
+    /// public DNS answers (`public_dns`, `--public-dns`): the conformance
+    /// answer is NXDOMAIN (FORMAT.md: a name nobody answers does not
+    /// resolve), the other static commands answer a placeholder address
+    /// instead (`PolicyOptions::public_dns_placeholders`), and `vnetlab run`
+    /// asks the real upstream resolver, as Azure DNS resolves public names.
     NxDomain { chain: Vec<String>, answered_by: String, public: bool },
 }

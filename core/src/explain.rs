@@ -42,7 +42,7 @@ fn drop_text(r: DropReason) -> &'static str {
 
 fn resolution_text(r: &Resolution) -> String {
     match r {
-        Resolution::Addresses { addrs, chain, answered_by } => {
+        Resolution::Addresses { addrs, chain, answered_by, .. } => {
             format!("{} -> {} (answered by {answered_by})", chain.join(" -> "), addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "))
         }
         Resolution::NxDomain { chain, answered_by, .. } => format!("{} -> NXDOMAIN ({answered_by})", chain.join(" -> ")),
@@ -51,11 +51,34 @@ fn resolution_text(r: &Resolution) -> String {
 
 pub fn resolution_json(r: &Resolution) -> Value {
     match r {
-        Resolution::Addresses { addrs, chain, answered_by } => {
-            json!({"addresses": addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>(), "chain": chain, "answered_by": answered_by})
+        Resolution::Addresses { addrs, chain, answered_by, placeholder } => {
+            let mut v = json!({"addresses": addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>(), "chain": chain, "answered_by": answered_by});
+            if *placeholder {
+                v["placeholder"] = json!(true);
+            }
+            v
         }
         Resolution::NxDomain { chain, answered_by, .. } => json!({"addresses": [], "nxdomain": true, "chain": chain, "answered_by": answered_by}),
     }
+}
+
+/// One warning per name that got a placeholder address, in order of first
+/// appearance: the user should give what public DNS answers.
+pub fn placeholder_warnings<'a>(resolutions: impl IntoIterator<Item = &'a Resolution>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for r in resolutions {
+        if let Resolution::Addresses { addrs, chain, placeholder: true, .. } = r {
+            let name = chain.first().map(String::as_str).unwrap_or("");
+            if seen.insert(name.to_string()) {
+                let a = addrs.first().map(|a| a.to_string()).unwrap_or_default();
+                out.push(format!(
+                    "no private DNS zone or --public-dns entry answers {name} (Azure resolves it through public DNS); using placeholder {a}. Give its address with --public-dns {name}=ADDRESS"
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// The readable trace of one flow.

@@ -212,6 +212,8 @@ fn merge_options(stated: PolicyOptions, given: &PolicyOptions) -> PolicyOptions 
         out.public_dns.entry(name.to_ascii_lowercase()).or_default().extend(addrs);
     }
     out.allow_port_25 |= given.allow_port_25;
+    out.public_dns_placeholders |= given.public_dns_placeholders;
+    out.placeholder_avoid.extend(&given.placeholder_avoid);
     out
 }
 

@@ -63,7 +63,7 @@ impl PolicyView for FakePolicy {
     }
     fn resolve(&self, name: &str) -> Resolution {
         if name == "db.internal.example" {
-            Resolution::Addresses { addrs: vec![VM.into()], chain: vec![name.into()], answered_by: "zone".into() }
+            Resolution::Addresses { addrs: vec![VM.into()], chain: vec![name.into()], answered_by: "zone".into(), placeholder: false }
         } else {
             Resolution::NxDomain { chain: vec![name.into()], answered_by: "azure".into(), public: false }
         }

@@ -260,7 +260,7 @@ mod tests {
     }
 
     fn addrs(list: &[[u8; 4]]) -> Resolution {
-        Resolution::Addresses { addrs: list.iter().map(|&a| a.into()).collect(), chain: vec![], answered_by: "test".into() }
+        Resolution::Addresses { addrs: list.iter().map(|&a| a.into()).collect(), chain: vec![], answered_by: "test".into(), placeholder: false }
     }
 
     #[test]

@@ -14,7 +14,7 @@ mod scenario;
 
 pub use build::{build, build_with, BuildOptions};
 pub use scenario::{
-    Access, AccessRule, AccessRules, AccessSource, AddrItem, Connection, Direction, DnsZone, LocalGateway, NatGateway, Nsg, NsgProtocol, Origin, PeerRemote,
-    Peering, Plan, PlanKind, PrivateEndpoint, RouteAll, RoutePrefix, RouteTable, Scenario, SecurityRule, ServiceEndpoint, Site, SiteAccess, Subnet, SubnetRef,
-    UserRoute, Vnet, VnetGateway, ZoneLink,
+    Access, AccessRule, AccessRules, AccessSource, AddrItem, Connection, Direction, DnsZone, FlexibleServer, LocalGateway, NatGateway, Nsg, NsgProtocol,
+    Origin, PeerRemote, Peering, Plan, PlanKind, PrivateEndpoint, RouteAll, RoutePrefix, RouteTable, Scenario, SecurityRule, ServiceEndpoint, Site, SiteAccess,
+    Subnet, SubnetRef, UserRoute, Vnet, VnetGateway, ZoneLink,
 };

@@ -34,6 +34,8 @@ pub struct Scenario {
     pub nat_gateways: Vec<NatGateway>,
     pub private_endpoints: Vec<PrivateEndpoint>,
     pub dns_zones: Vec<DnsZone>,
+    /// Database servers injected into a delegated subnet.
+    pub flexible_servers: Vec<FlexibleServer>,
     pub plans: Vec<Plan>,
     pub sites: Vec<Site>,
     pub vnet_gateways: Vec<VnetGateway>,
@@ -246,6 +248,36 @@ pub struct ZoneLink {
     pub registration_enabled: bool,
     /// `resolutionPolicy: NxDomainRedirect`: a missing record falls back to public DNS.
     pub nxdomain_redirect: bool,
+}
+
+/// A PostgreSQL or MySQL flexible server with private access: injected
+/// into a subnet delegated to it, with the private DNS zone Azure writes
+/// its A record to.
+#[derive(Debug, Clone)]
+pub struct FlexibleServer {
+    pub name: String,
+    /// The public zone of its host name: `postgres.database.azure.com` or
+    /// `mysql.database.azure.com`.
+    pub public_zone: &'static str,
+    pub subnet: SubnetRef,
+    /// The first free address of the subnet, in template order.
+    pub ip: Ipv4Addr,
+    /// Index into `Scenario::dns_zones`; `None` when the input names none.
+    pub zone: Option<usize>,
+    pub origin: Origin,
+}
+
+impl FlexibleServer {
+    /// The host name clients use: `<server>.postgres.database.azure.com`.
+    pub fn host_name(&self) -> String {
+        format!("{}.{}", self.record_name(), self.public_zone)
+    }
+
+    /// The name of the A record in the private zone (the public name is a
+    /// CNAME to `<record>.<zone>`).
+    pub fn record_name(&self) -> String {
+        self.name.to_ascii_lowercase()
+    }
 }
 
 #[derive(Debug, Clone)]

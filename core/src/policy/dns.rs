@@ -1,8 +1,11 @@
 //! Name resolution as the integrated app sees it: private DNS zones linked
 //! to its VNet (authoritative: a missing record is NXDOMAIN unless the link
 //! redirects), the `privatelink.` CNAME step for Azure services that have a
-//! private endpoint, and a fallback public map.
+//! private endpoint, the public CNAME of a database server injected into a
+//! VNet, and a fallback public map (with, for the static commands,
+//! placeholder addresses for the names it lacks).
 
+use super::placeholder::Placeholders;
 use crate::decision::Resolution;
 use crate::model::Scenario;
 use std::collections::{BTreeMap, HashSet};
@@ -42,6 +45,12 @@ pub struct DnsView {
     /// Lower-case names of resources that have a private endpoint.
     pe_targets: HashSet<String>,
     public: BTreeMap<String, Vec<Ipv4Addr>>,
+    /// Host names of VNet-injected database servers: the CNAME public DNS
+    /// gives (`<server>.<private zone>`) and that zone, or `None` when the
+    /// server has no zone.
+    injected: BTreeMap<String, Option<(String, String)>>,
+    /// Answers for names public DNS would decide and the input does not.
+    placeholders: Option<Placeholders>,
 }
 
 fn norm(name: &str) -> String {
@@ -49,7 +58,7 @@ fn norm(name: &str) -> String {
 }
 
 impl DnsView {
-    pub fn new(sc: &Scenario, vnet: usize, public: &BTreeMap<String, Vec<Ipv4Addr>>) -> DnsView {
+    pub fn new(sc: &Scenario, vnet: usize, public: &BTreeMap<String, Vec<Ipv4Addr>>, placeholders: Option<Placeholders>) -> DnsView {
         let zones = sc
             .dns_zones
             .iter()
@@ -60,7 +69,18 @@ impl DnsView {
             .collect();
         let pe_targets = sc.private_endpoints.iter().filter_map(|p| p.host_label()).collect();
         let public = public.iter().map(|(k, v)| (norm(k), v.clone())).collect();
-        DnsView { zones, pe_targets, public }
+        let injected = sc
+            .flexible_servers
+            .iter()
+            .map(|s| {
+                let target = s.zone.map(|z| {
+                    let zone = &sc.dns_zones[z].name;
+                    (format!("{}.{zone}", s.record_name()), zone.clone())
+                });
+                (s.host_name(), target)
+            })
+            .collect();
+        DnsView { zones, pe_targets, public, injected, placeholders }
     }
 
     /// The linked zone with the longest name containing `name`, and the
@@ -91,9 +111,14 @@ impl DnsView {
 
     fn public_answer(&self, chain: Vec<String>) -> Resolution {
         let hit = chain.iter().rev().find_map(|n| self.public.get(n));
-        match hit {
-            Some(addrs) => Resolution::Addresses { addrs: addrs.clone(), chain, answered_by: "public DNS".into() },
-            None => Resolution::NxDomain { chain, answered_by: "public DNS (no such name)".into(), public: true },
+        match (hit, &self.placeholders) {
+            (Some(addrs), _) => Resolution::Addresses { addrs: addrs.clone(), chain, answered_by: "public DNS".into(), placeholder: false },
+            (None, Some(p)) => {
+                let asked = chain.first().cloned().unwrap_or_default();
+                let answered_by = format!("public DNS (placeholder; give --public-dns {asked}=ADDRESS)");
+                Resolution::Addresses { addrs: vec![p.address(&asked)], chain, answered_by, placeholder: true }
+            }
+            (None, None) => Resolution::NxDomain { chain, answered_by: "public DNS (no such name)".into(), public: true },
         }
     }
 
@@ -110,7 +135,7 @@ impl DnsView {
             if let Some((zone, rel)) = self.zone_for(&n) {
                 let by = format!("private DNS zone {} (linked)", zone.name);
                 if let Some(addrs) = zone.a.get(&rel) {
-                    return Resolution::Addresses { addrs: addrs.clone(), chain, answered_by: by };
+                    return Resolution::Addresses { addrs: addrs.clone(), chain, answered_by: by, placeholder: false };
                 }
                 if let Some(target) = zone.cname.get(&rel) {
                     n = norm(target);
@@ -121,6 +146,19 @@ impl DnsView {
                     return self.public_answer(chain);
                 }
                 return Resolution::NxDomain { chain, answered_by: by, public: false };
+            }
+            if let Some(server) = self.injected.get(&n) {
+                // Public DNS holds the CNAME; its target only the private zone.
+                let Some((target, zone)) = server else {
+                    return Resolution::NxDomain { chain, answered_by: "public DNS (the server has no private DNS zone)".into(), public: false };
+                };
+                chain.push(target.clone());
+                if self.zone_for(target).is_some() {
+                    n = target.clone();
+                    continue;
+                }
+                let answered_by = format!("public DNS (no such name: private DNS zone {zone} is not linked to this VNet)");
+                return Resolution::NxDomain { chain, answered_by, public: false };
             }
             if let Some(pl) = self.privatelink_name(&n) {
                 if self.zone_for(&pl).is_some() {

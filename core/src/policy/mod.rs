@@ -9,6 +9,7 @@
 pub mod access;
 pub mod dns;
 pub mod nsg;
+pub mod placeholder;
 pub mod route;
 pub mod tags;
 mod uses;
@@ -41,6 +42,13 @@ pub struct PolicyOptions {
     pub public_dns: BTreeMap<String, Vec<Ipv4Addr>>,
     /// The port-25 knob: Azure blocks outbound TCP 25 by default.
     pub allow_port_25: bool,
+    /// A name no linked zone and no `public_dns` entry answers resolves to
+    /// a placeholder public address (`placeholder`) instead of NXDOMAIN: on
+    /// for the CLI's static commands, off for conformance (FORMAT.md: a name
+    /// nobody answers does not resolve) and `vnetlab run` (real upstream).
+    pub public_dns_placeholders: bool,
+    /// Addresses placeholders also avoid (`--public-ip` answers).
+    pub placeholder_avoid: Vec<Ipv4Addr>,
 }
 
 /// Who is sending: an integrated site, or a plain NIC in a subnet.
@@ -129,6 +137,10 @@ impl Policy {
                 sc.subnet_name(subnet)
             )));
         }
+        let placeholders = opts.public_dns_placeholders.then(|| {
+            let given = opts.public_dns.values().flatten().chain(&opts.placeholder_avoid).copied();
+            placeholder::Placeholders::new(sc, given)
+        });
         let site = match &sender {
             Sender::Site { name, .. } => sc.sites.iter().find(|s| s.name == *name).map(|s| SiteFacts::of(sc, s)),
             Sender::Nic => None,
@@ -149,7 +161,7 @@ impl Policy {
             outbound_ips,
             has_gateway: !sc.gateways_of(subnet.0).is_empty(),
             allow_port_25: opts.allow_port_25,
-            dns: DnsView::new(sc, subnet.0, &opts.public_dns),
+            dns: DnsView::new(sc, subnet.0, &opts.public_dns, placeholders),
             tags,
             warnings,
         })

@@ -4,8 +4,18 @@
 use super::builder::{key, leaf, origin, parse_id, Builder, T_PE, T_PE_ZG, T_VNET, T_ZONE, T_ZONE_A, T_ZONE_CNAME, T_ZONE_LINK};
 use crate::error::LoadError;
 use crate::model::scenario::{slot_of_group, DnsZone, PrivateEndpoint, ZoneLink};
+use ipnet::Ipv4Net;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
+
+/// The first assignable address of `net` (Azure keeps the first four and
+/// the last) that is not in `used`: how Azure places what the input gives
+/// no address for, in template order.
+pub(super) fn first_free(net: &Ipv4Net, used: &[Ipv4Addr]) -> Option<Ipv4Addr> {
+    let first = u32::from(net.network()).saturating_add(4);
+    let last = u32::from(net.broadcast()).saturating_sub(1);
+    (first..=last).map(Ipv4Addr::from).find(|a| !used.contains(a))
+}
 
 impl Builder<'_> {
     pub(super) fn zones(&mut self) -> Result<(), LoadError> {
@@ -120,11 +130,7 @@ impl Builder<'_> {
         // assignable address of their subnet, in template order.
         let mut used: Vec<Ipv4Addr> = pes.iter().filter(|p| p.ip_static).map(|p| p.ip).collect();
         for pe in pes.iter_mut().filter(|p| !p.ip_static) {
-            let net = self.sc.subnet(pe.subnet).prefixes[0];
-            let first = u32::from(net.network()) + 4;
-            let last = u32::from(net.broadcast()).saturating_sub(1);
-            let free = (first..=last).map(Ipv4Addr::from).find(|a| !used.contains(a));
-            let Some(a) = free else {
+            let Some(a) = first_free(&self.sc.subnet(pe.subnet).prefixes[0], &used) else {
                 return Err(LoadError::new(
                     &pe.origin.file,
                     &pe.origin.path,

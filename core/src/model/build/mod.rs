@@ -9,6 +9,7 @@
 //! get deterministic synthetic addresses and a warning, unless given.
 
 mod builder;
+mod databases;
 mod endpoints;
 mod network;
 mod routing;
@@ -38,6 +39,7 @@ pub fn build_with(resources: &[Resource], opts: &BuildOptions) -> Result<Scenari
     b.plans()?;
     b.zones()?;
     b.private_endpoints()?;
+    b.flexible_servers()?;
     b.sites()?;
     b.gateways()?;
     Ok(b.sc)
