@@ -39,6 +39,11 @@ pub trait Env {
     /// `reference(target)`: `target` is a resource id, a resource name or a
     /// symbolic name; `full` asks for the whole resource body.
     fn reference(&self, target: &str, full: bool) -> R<Value>;
+    /// `references(symbol)`: the states of a resource collection's deployed
+    /// copies, in copy order (`full` as for `reference`).
+    fn references(&self, symbol: &str, _full: bool) -> R<Value> {
+        err(format!("references('{symbol}') can only read resources of a template"))
+    }
     fn user_function(&self, _qualified_name: &str) -> Option<UserFunction> {
         None
     }
@@ -145,6 +150,7 @@ impl<'a> Evaluator<'a> {
             "filter" | "map" | "sort" | "reduce" | "toobject" | "mapvalues" | "groupby" => self.lambda_call(name, &lname, args),
             "parameters" | "variables" => self.call_lookup(name, lname == "parameters", args),
             "reference" => self.call_reference(name, args),
+            "references" => self.call_references(name, args),
             "deployment" => self.call_deployment(name, args),
             l if l.starts_with("list") => self.call_list(name, args),
             _ if name.contains('.') => self.user_call(name, args),
@@ -200,6 +206,20 @@ impl<'a> Evaluator<'a> {
         let full = matches!(v.get(2), Some(Value::String(s)) if s.eq_ignore_ascii_case("full"));
         let r = self.env.reference(target, full)?;
         Ok(Val { v: r, runtime: true })
+    }
+
+    #[inline(never)]
+    fn call_references(&mut self, name: &str, args: &[Expr]) -> R<Val> {
+        arity(name, args.len(), 1, 2)?;
+        let v = self.args(args)?;
+        let symbol = str_arg(name, &v, 0)?;
+        let full = match v.get(1) {
+            None => false,
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("full") => true,
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("properties") => false,
+            Some(other) => return err(format!("function '{name}' expects 'Full' or 'Properties' as its second argument but got {other}")),
+        };
+        Ok(Val { v: self.env.references(symbol, full)?, runtime: true })
     }
 
     #[inline(never)]
