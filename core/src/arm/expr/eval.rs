@@ -4,6 +4,8 @@
 //! `list*()`, `deployment()`, copy loops, user-defined functions, and
 //! property and index access with ARM's runtime placeholders.
 
+mod json;
+
 use super::budget::{descend, Budget};
 use super::error::{err, EvalError, R};
 use super::functions;
@@ -252,11 +254,7 @@ impl<'a> Evaluator<'a> {
         let values = self.args(args)?;
         let fenv = FunctionEnv { outer: self.env, params: f.params.iter().cloned().zip(values).collect() };
         let mut ev = Evaluator::new(&fenv, &[]);
-        let v = match &f.output {
-            Value::String(s) => ev.eval_string(s)?,
-            other => other.clone(),
-        };
-        plain(v)
+        plain(ev.eval_json(&f.output)?)
     }
 
     fn lambda_parts<'e>(&self, fname: &str, e: &'e Expr, nparams: usize) -> R<(Vec<String>, &'e Expr)> {
