@@ -151,8 +151,8 @@ impl<'t> Scope<'t> {
         };
         let functions = read_functions(t, file, base)?;
         let definitions = match obj_get(t, "definitions") {
-            None | Some(Value::Null) => Definitions(None),
-            Some(Value::Object(d)) => Definitions(Some(d)),
+            None | Some(Value::Null) => Definitions::new(None),
+            Some(Value::Object(d)) => Definitions::new(Some(d)),
             Some(_) => return Err(LoadError::new(file, format!("{base}.definitions"), "'definitions' must be an object")),
         };
         Ok(Scope {

@@ -6,21 +6,30 @@
 //! chain, because Bicep puts decorators on the parameter and the type on the
 //! definition.
 //!
-//! Checking is bounded: a `$ref` chain by `MAX_REF_HOPS`, the walk by the
-//! depth of the value (each level at most `MAX_TYPE_DEPTH`).
+//! Checking is bounded: a `$ref` chain by `MAX_REF_HOPS`, the walk by
+//! `MAX_TYPE_DEPTH` levels and `MAX_TYPE_STEPS` values and declared
+//! properties visited per parameter (a long array of objects against a
+//! type declaring thousands of properties would otherwise multiply).
 
 use super::names::{child_path, obj_get};
 use crate::arm::expr;
 use serde_json::{Map, Value};
+use std::cell::Cell;
 
 /// More `$ref` links than this in one chain is surely a loop.
 const MAX_REF_HOPS: usize = 32;
 /// Deeper values than this are not checked against nested types.
 const MAX_TYPE_DEPTH: usize = 64;
+/// Values and declared properties one parameter's check may visit; real
+/// parameters need hundreds.
+const MAX_TYPE_STEPS: u64 = 200_000;
 
-/// The `definitions` a template's `$ref`s point into.
-#[derive(Clone, Copy)]
-pub(super) struct Definitions<'t>(pub(super) Option<&'t Map<String, Value>>);
+/// The `definitions` a template's `$ref`s point into, and the steps the
+/// check under way has taken.
+pub(super) struct Definitions<'t> {
+    defs: Option<&'t Map<String, Value>>,
+    steps: Cell<u64>,
+}
 
 /// A type declaration with its `$ref` chain followed: the declaration first,
 /// then each definition it leads to.
@@ -29,6 +38,20 @@ pub(super) struct TypeChain<'t> {
 }
 
 impl<'t> Definitions<'t> {
+    pub(super) fn new(defs: Option<&'t Map<String, Value>>) -> Self {
+        Definitions { defs, steps: Cell::new(0) }
+    }
+
+    /// Counts one step of the check under way.
+    fn step(&self) -> Result<(), String> {
+        let n = self.steps.get() + 1;
+        self.steps.set(n);
+        if n > MAX_TYPE_STEPS {
+            return Err(format!("checking the value against its declared type takes more than {MAX_TYPE_STEPS} steps"));
+        }
+        Ok(())
+    }
+
     /// Follows `decl`'s `$ref` links; an unknown or looping `$ref` is an
     /// error naming it.
     pub(super) fn resolve(&self, decl: &'t Map<String, Value>) -> Result<TypeChain<'t>, String> {
@@ -42,9 +65,9 @@ impl<'t> Definitions<'t> {
             let Some(name) = r.strip_prefix("#/definitions/") else {
                 return Err(format!("unsupported '$ref' '{r}': only '#/definitions/NAME' is understood"));
             };
-            let found = self.0.and_then(|d| d.iter().find(|(k, _)| k.as_str() == name || k.eq_ignore_ascii_case(name)));
+            let found = self.defs.and_then(|d| d.iter().find(|(k, _)| k.as_str() == name || k.eq_ignore_ascii_case(name)));
             let Some((_, def)) = found else {
-                let declared: Vec<&str> = self.0.map(|d| d.keys().map(String::as_str).collect()).unwrap_or_default();
+                let declared: Vec<&str> = self.defs.map(|d| d.keys().map(String::as_str).collect()).unwrap_or_default();
                 return Err(format!(
                     "'$ref' '{r}' names no definition; declared: {}",
                     if declared.is_empty() { "none".to_string() } else { declared.join(", ") }
@@ -62,10 +85,12 @@ impl<'t> Definitions<'t> {
     /// type (`-p` gives text), and null there is the caller's to judge
     /// (defaults, nullable), so only nested levels are type-checked here.
     pub(super) fn check(&self, chain: &TypeChain<'t>, v: &Value, at: &str) -> Result<(), String> {
+        self.steps.set(0);
         self.check_at(chain, v, at, 0)
     }
 
     fn check_at(&self, chain: &TypeChain<'t>, v: &Value, at: &str, depth: usize) -> Result<(), String> {
+        self.step()?;
         if depth > MAX_TYPE_DEPTH {
             return Ok(());
         }
@@ -104,6 +129,7 @@ impl<'t> Definitions<'t> {
         };
         if let Some(props) = declared {
             for (k, decl) in props {
+                self.step()?;
                 let p = child_path(at, k);
                 let t = self.nested(decl, &p)?;
                 match expr::lookup(o, k) {
