@@ -1,8 +1,9 @@
 //! Constructs of compiled Bicep that real templates use (issue 9), each with
 //! a minimal template: user-defined functions returning objects,
 //! `references()` of a copy loop, `roleDefinitions()`, an outer-scope nested
-//! template computed by an expression, and a subnet that reads its own
-//! earlier prefix to redeploy itself with a delegation.
+//! template computed by an expression, a subnet that reads its own earlier
+//! prefix to redeploy itself with a delegation, and a module's secure
+//! outputs read through `listOutputsWithSecureValues()`.
 
 use serde_json::{json, Value};
 use vnetlab_core::arm::{self, DeployContext, ParamValues, Resource};
@@ -142,4 +143,28 @@ fn a_subnet_reading_its_own_prefix_that_nothing_declares_is_a_clear_error() {
     let e = expand_err(vnet_and_redeployed_subnet(json!([{"name": "other", "properties": {"addressPrefix": "10.0.2.0/24"}}])));
     assert!(e.contains("at $.resources[1].properties.addressPrefix"), "{e}");
     assert!(e.contains("reads its own state") && e.contains("no 'subnets' entry named 'int'") && e.contains("$.resources[0]"), "{e}");
+}
+
+#[test]
+fn a_modules_secure_outputs_are_read_with_list_outputs_with_secure_values() {
+    let rs = expand(json!({
+        "resources": [
+            {"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "mod",
+             "properties": {"mode": "Incremental", "expressionEvaluationOptions": {"scope": "inner"},
+                 "template": {"resources": [], "outputs": {
+                     "sec": {"type": "securestring", "value": "s3cret"},
+                     "subnetId": {"type": "string", "value": "[resourceId('Microsoft.Network/virtualNetworks/subnets', 'vnet', 'int')]"}
+                 }}}},
+            {"type": "Microsoft.Network/routeTables", "name": "rt", "properties": {
+                "sec": "[listOutputsWithSecureValues(resourceId('Microsoft.Resources/deployments', 'mod'), '2022-09-01').sec]",
+                "id": "[listOutputsWithSecureValues('mod', '2022-09-01').subnetId]"
+            }}
+        ]
+    }));
+    let p = &find(&rs, "rt").body["properties"];
+    assert_eq!(p["sec"], json!("s3cret"));
+    assert_eq!(
+        p["id"],
+        json!("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-vnetlab/providers/Microsoft.Network/virtualNetworks/vnet/subnets/int")
+    );
 }
