@@ -187,3 +187,9 @@ fn checking_a_value_against_its_type_is_bounded() {
     let e = expand_err(typed(defs, json!({"$ref": "#/definitions/list"})), &[("p", Value::Array(items))]);
     assert!(e.contains("at $.parameters.p") && e.contains("more than 200000 steps"), "{e}");
 }
+
+#[test]
+fn a_nullable_parameter_may_default_to_null() {
+    let t = typed(json!({}), json!({"type": "string", "nullable": true, "defaultValue": "[null()]"}));
+    assert_eq!(expand(t, &[])[0].body["properties"]["isNull"], json!(true));
+}

@@ -53,7 +53,10 @@ impl Scope<'_> {
             self.enter(format!("parameter '{}'", p.name), &path)?;
             let v = self.eval_value(d, &dpath, &[]);
             self.leave();
-            (convert_param(&ptype, &v?).map_err(|m| self.err(&dpath, m))?, dpath)
+            match v? {
+                Value::Null if chain.nullable() => (Value::Null, dpath),
+                v => (convert_param(&ptype, &v).map_err(|m| self.err(&dpath, m))?, dpath),
+            }
         } else if chain.nullable() {
             (Value::Null, path.clone())
         } else {
