@@ -168,3 +168,16 @@ fn a_modules_secure_outputs_are_read_with_list_outputs_with_secure_values() {
         json!("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-vnetlab/providers/Microsoft.Network/virtualNetworks/vnet/subnets/int")
     );
 }
+
+#[test]
+fn an_outer_scope_computed_template_reads_the_deployments_copy_index() {
+    let inner = json!({"resources": [{"type": "Microsoft.Network/publicIPAddresses", "name": "[format('pip-{0}', copyIndex('d'))]", "properties": {}}]});
+    let rs = expand(json!({
+        "variables": {"$fxv#0": inner.to_string()},
+        "resources": [{"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "[format('d{0}', copyIndex())]",
+            "copy": {"name": "d", "count": 2},
+            "properties": {"mode": "Incremental", "template": "[json(variables('$fxv#0'))]"}}]
+    }));
+    let names: Vec<&str> = rs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, vec!["pip-0", "pip-1"]);
+}

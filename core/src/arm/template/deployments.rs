@@ -23,8 +23,9 @@ pub(super) struct Nesting<'a> {
     /// An inner-scope nested deployment: its name and parent.
     pub(super) module: Option<ModuleInfo>,
     /// An outer-scope nested template expanded on its own: the scope
-    /// around it, whose parameters, variables and functions it reads.
-    pub(super) outer: Option<&'a dyn Env>,
+    /// around it, whose parameters, variables and functions it reads, and
+    /// the copy loops around the deployment, whose `copyIndex()` it reads.
+    pub(super) outer: Option<(&'a dyn Env, &'a [CopyFrame])>,
 }
 
 /// Expands a template; with `with_outputs`, also evaluates its `outputs`
@@ -50,7 +51,9 @@ pub(super) fn expand_at<'a>(
     }
     // Outer scope: the template's own parameters and variables are not
     // used (ARM ignores them); everything is read from around it.
-    if let Some(o) = nesting.outer {
+    let mut copies: &[CopyFrame] = &[];
+    if let Some((o, frames)) = nesting.outer {
+        copies = frames;
         scope.params.clear();
         scope.variables = None;
         scope.functions.clear();
@@ -63,12 +66,12 @@ pub(super) fn expand_at<'a>(
         None | Some(Value::Null) => {}
         Some(Value::Array(list)) => {
             for (i, r) in list.iter().enumerate() {
-                scope.enumerate(r, &format!("{base}.resources[{i}]"), None, &[], (None, 0))?;
+                scope.enumerate(r, &format!("{base}.resources[{i}]"), None, copies, (None, 0))?;
             }
         }
         Some(Value::Object(map)) => {
             for (sym, r) in map {
-                scope.enumerate(r, &child_path(&format!("{base}.resources"), sym), None, &[], (Some(sym.as_str()), 0))?;
+                scope.enumerate(r, &child_path(&format!("{base}.resources"), sym), None, copies, (Some(sym.as_str()), 0))?;
             }
         }
         Some(other) => {
@@ -80,7 +83,7 @@ pub(super) fn expand_at<'a>(
         }
     }
     // Outputs first: `finish` moves the bodies out that outputs may read.
-    let outputs = if with_outputs { scope.eval_outputs(template.get("outputs"), &format!("{base}.outputs"), &[])? } else { Value::Null };
+    let outputs = if with_outputs { scope.eval_outputs(template.get("outputs"), &format!("{base}.outputs"), copies)? } else { Value::Null };
     let resources = scope.finish()?;
     Ok((resources, outputs))
 }
@@ -193,7 +196,7 @@ impl<'t> Scope<'t> {
             } else {
                 inner
             };
-            let outer: Option<&dyn Env> = if inner_scope { None } else { Some(self) };
+            let outer: Option<(&dyn Env, &[CopyFrame])> = if inner_scope { None } else { Some((self, copies)) };
             let nesting = Nesting { depth: self.depth + 1, budget: self.budget.clone(), module, outer };
             let (resources, outputs) = expand_at(template, &self.file, &pv, &ctx, &tpath, nesting, true)?;
             self.nested.borrow_mut().insert(idx, resources);
