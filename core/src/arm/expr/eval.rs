@@ -4,6 +4,9 @@
 //! `list*()`, `deployment()`, copy loops, user-defined functions, and
 //! property and index access with ARM's runtime placeholders.
 
+mod json;
+mod outputs;
+
 use super::budget::{descend, Budget};
 use super::error::{err, EvalError, R};
 use super::functions;
@@ -39,6 +42,11 @@ pub trait Env {
     /// `reference(target)`: `target` is a resource id, a resource name or a
     /// symbolic name; `full` asks for the whole resource body.
     fn reference(&self, target: &str, full: bool) -> R<Value>;
+    /// `references(symbol)`: the states of a resource collection's deployed
+    /// copies, in copy order (`full` as for `reference`).
+    fn references(&self, symbol: &str, _full: bool) -> R<Value> {
+        err(format!("references('{symbol}') can only read resources of a template"))
+    }
     fn user_function(&self, _qualified_name: &str) -> Option<UserFunction> {
         None
     }
@@ -145,6 +153,7 @@ impl<'a> Evaluator<'a> {
             "filter" | "map" | "sort" | "reduce" | "toobject" | "mapvalues" | "groupby" => self.lambda_call(name, &lname, args),
             "parameters" | "variables" => self.call_lookup(name, lname == "parameters", args),
             "reference" => self.call_reference(name, args),
+            "references" => self.call_references(name, args),
             "deployment" => self.call_deployment(name, args),
             l if l.starts_with("list") => self.call_list(name, args),
             _ if name.contains('.') => self.user_call(name, args),
@@ -203,6 +212,20 @@ impl<'a> Evaluator<'a> {
     }
 
     #[inline(never)]
+    fn call_references(&mut self, name: &str, args: &[Expr]) -> R<Val> {
+        arity(name, args.len(), 1, 2)?;
+        let v = self.args(args)?;
+        let symbol = str_arg(name, &v, 0)?;
+        let full = match v.get(1) {
+            None => false,
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("full") => true,
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("properties") => false,
+            Some(other) => return err(format!("function '{name}' expects 'Full' or 'Properties' as its second argument but got {other}")),
+        };
+        Ok(Val { v: self.env.references(symbol, full)?, runtime: true })
+    }
+
+    #[inline(never)]
     fn call_deployment(&mut self, name: &str, args: &[Expr]) -> R<Val> {
         arity(name, args.len(), 0, 0)?;
         Ok(Val { v: deployment_object(&self.env.deployment_name()), runtime: true })
@@ -210,7 +233,10 @@ impl<'a> Evaluator<'a> {
 
     #[inline(never)]
     fn call_list(&mut self, name: &str, args: &[Expr]) -> R<Val> {
-        self.args(args)?;
+        let v = self.args(args)?;
+        if name.eq_ignore_ascii_case("listOutputsWithSecureValues") {
+            return Ok(Val { v: self.secure_outputs(name, &v)?, runtime: true });
+        }
         Ok(Val { v: list_placeholder(name), runtime: true })
     }
 
@@ -232,11 +258,7 @@ impl<'a> Evaluator<'a> {
         let values = self.args(args)?;
         let fenv = FunctionEnv { outer: self.env, params: f.params.iter().cloned().zip(values).collect() };
         let mut ev = Evaluator::new(&fenv, &[]);
-        let v = match &f.output {
-            Value::String(s) => ev.eval_string(s)?,
-            other => other.clone(),
-        };
-        plain(v)
+        plain(ev.eval_json(&f.output)?)
     }
 
     fn lambda_parts<'e>(&self, fname: &str, e: &'e Expr, nparams: usize) -> R<(Vec<String>, &'e Expr)> {

@@ -11,7 +11,7 @@ use super::ids::{names_of, resource_id_fn, type_name_path, IdScope, TENANT_ID};
 use super::standins::{environment, guid_of, unique_string};
 use super::text::{base64_decode, base64_encode, dotnet_format, percent_decode, percent_encode, split_multi, uri_combine};
 use super::values::{arity, int_of, intersect_arrays, json_eq, kind, lookup, str_arg, stringify, to_bool, union_arrays};
-use super::{fn_collection, fn_date, fn_scope, fn_uri};
+use super::{fn_collection, fn_date, fn_roles, fn_scope, fn_uri};
 use crate::arm::deploy::DeployContext;
 use serde_json::{Map, Value};
 
@@ -115,6 +115,7 @@ pub(super) fn call(name: &str, lname: &str, a: &[Value], ctx: &DeployContext) ->
         "indexfromend" | "tryindexfromend" | "float" | "fail" | "json" => fn_collection::call(name, lname, a),
         "managementgroup" | "managementgroupresourceid" | "deployer" | "providers" | "pickzones" => fn_scope::call(name, lname, a),
         "tophysicalzone" | "tophysicalzones" | "tologicalzone" | "tologicalzones" => fn_scope::call(name, lname, a),
+        "roledefinitions" => fn_roles::call(name, a, ctx),
         "equals" => {
             arity(name, n, 2, 2)?;
             Ok(Value::Bool(json_eq(&a[0], &a[1])))

@@ -21,8 +21,8 @@
 //! `uniqueString`/`guid`, `environment()`) and the families `fn_date`
 //! (`dateTimeAdd`, epochs), `fn_uri` (`parseUri`, `buildUri`, data URIs),
 //! `fn_collection` (`indexFromEnd`, `float`, `fail`, `json`, array
-//! `indexOf`) and `fn_scope` (management groups, `deployer`, `providers`,
-//! zones) behind it (`functions` keeps the one table of names), and
+//! `indexOf`), `fn_scope` (management groups, `deployer`, `providers`,
+//! zones) and `fn_roles` (`roleDefinitions`) behind it (`functions` keeps the one table of names), and
 //! `error` (`EvalError`) and `budget` (bounds on depth, value sizes and
 //! total work, for hostile input) under all of them. This module only re-exports.
 
@@ -32,6 +32,7 @@ mod error;
 mod eval;
 mod fn_collection;
 mod fn_date;
+mod fn_roles;
 mod fn_scope;
 mod fn_uri;
 mod functions;

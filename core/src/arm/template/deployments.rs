@@ -4,9 +4,9 @@
 use super::input::parameter_values_from_object;
 use super::limits::check_sections;
 use super::names::{child_path, obj_get};
-use super::scope::{Output, Scope};
+use super::scope::{ModuleInfo, Output, Scope};
 use crate::arm::deploy::{DeployContext, ParamValues};
-use crate::arm::expr::{self, Budget, CopyFrame};
+use crate::arm::expr::{self, Budget, CopyFrame, Env, Expr};
 use crate::arm::resource::Resource;
 use crate::error::LoadError;
 use serde_json::{Map, Value};
@@ -15,27 +15,50 @@ use std::rc::Rc;
 /// Nested deployments deeper than this are surely a loop.
 const MAX_NESTING: usize = 10;
 
+/// Where a template sits: how deep in nested deployments, the budget every
+/// nested deployment shares, and for a nested one who deploys it.
+pub(super) struct Nesting<'a> {
+    pub(super) depth: usize,
+    pub(super) budget: Rc<Budget>,
+    /// An inner-scope nested deployment: its name and parent.
+    pub(super) module: Option<ModuleInfo>,
+    /// An outer-scope nested template expanded on its own: the scope
+    /// around it, whose parameters, variables and functions it reads, and
+    /// the copy loops around the deployment, whose `copyIndex()` it reads.
+    pub(super) outer: Option<(&'a dyn Env, &'a [CopyFrame])>,
+}
+
 /// Expands a template; with `with_outputs`, also evaluates its `outputs`
 /// (a nested deployment's outputs are what `reference(deployment).outputs`
-/// reads; the top-level template's outputs are of no use here). `budget`
-/// is shared with every nested deployment; `name` is a nested deployment's
-/// own name, what `deployment().name` gives inside it.
-pub(super) fn expand_at(
-    template: &Value,
+/// reads; the top-level template's outputs are of no use here).
+pub(super) fn expand_at<'a>(
+    template: &'a Value,
     file: &str,
     params: &ParamValues,
     ctx: &DeployContext,
     base: &str,
-    (depth, budget, name): (usize, Rc<Budget>, Option<&str>),
+    nesting: Nesting<'a>,
     with_outputs: bool,
 ) -> Result<(Vec<Resource>, Value), LoadError> {
-    if depth > MAX_NESTING {
+    if nesting.depth > MAX_NESTING {
         return Err(LoadError::new(file, base, "nested deployments are nested too deeply"));
     }
-    let mut scope = Scope::new(template, file, params, ctx, base, depth, budget)?;
+    let mut scope = Scope::new(template, file, params, ctx, base, nesting.depth, nesting.budget)?;
     // `deployment().name` inside a nested deployment is its own name.
-    if let Some(n) = name {
-        scope.deployment_name = n.to_string();
+    if let Some(m) = nesting.module {
+        scope.deployment_name = m.name.clone();
+        scope.module = Some(m);
+    }
+    // Outer scope: the template's own parameters and variables are not
+    // used (ARM ignores them); everything is read from around it.
+    let mut copies: &[CopyFrame] = &[];
+    if let Some((o, frames)) = nesting.outer {
+        copies = frames;
+        scope.params.clear();
+        scope.variables = None;
+        scope.functions.clear();
+        scope.deployment_name = o.deployment_name();
+        scope.outer = Some(o);
     }
     scope.resolve_all_parameters()?;
     let resources = template.get("resources");
@@ -43,12 +66,12 @@ pub(super) fn expand_at(
         None | Some(Value::Null) => {}
         Some(Value::Array(list)) => {
             for (i, r) in list.iter().enumerate() {
-                scope.enumerate(r, &format!("{base}.resources[{i}]"), None, &[], (None, 0))?;
+                scope.enumerate(r, &format!("{base}.resources[{i}]"), None, copies, (None, 0))?;
             }
         }
         Some(Value::Object(map)) => {
             for (sym, r) in map {
-                scope.enumerate(r, &child_path(&format!("{base}.resources"), sym), None, &[], (Some(sym.as_str()), 0))?;
+                scope.enumerate(r, &child_path(&format!("{base}.resources"), sym), None, copies, (Some(sym.as_str()), 0))?;
             }
         }
         Some(other) => {
@@ -60,7 +83,7 @@ pub(super) fn expand_at(
         }
     }
     // Outputs first: `finish` moves the bodies out that outputs may read.
-    let outputs = if with_outputs { scope.eval_outputs(template.get("outputs"), &format!("{base}.outputs"), &[])? } else { Value::Null };
+    let outputs = if with_outputs { scope.eval_outputs(template.get("outputs"), &format!("{base}.outputs"), copies)? } else { Value::Null };
     let resources = scope.finish()?;
     Ok((resources, outputs))
 }
@@ -89,26 +112,22 @@ impl<'t> Scope<'t> {
         match inner {
             Value::Object(t) => check_sections(t, &self.file, &format!("{pp}.template"))?,
             // Bicep's `loadJsonContent`/`loadTextContent`: the template is
-            // computed (`[json(variables('$fxv#0'))]`), then expanded as
-            // any other when the deployment's body is evaluated.
-            Value::String(s) if expr::is_expression(s) && inner_scope => {}
-            Value::String(s) if expr::is_expression(s) => {
-                return Err(self.err(
-                    format!("{pp}.template"),
-                    format!("unsupported: nested deployment '{name}' computes its template with an expression but uses the outer expression scope; only inner-scope (Bicep module) deployments may"),
-                ))
-            }
-            _ => return Err(self.err(format!("{pp}.template"), "a nested template must be an object")),
+            // computed (`[json(variables('$fxv#0'))]`), then expanded on its
+            // own when the deployment's body is evaluated (an outer-scope one
+            // reading this template's parameters and variables).
+            Value::String(s) if expr::is_expression(s) => {}
+            _ => return Err(self.err(format!("{pp}.template"), "a nested template must be an object (or an expression that computes one)")),
         }
         Ok((props, inner, inner_scope))
     }
 
-    /// Inner scope: expanded lazily (its parameters may `reference()`
-    /// anything in this template). Outer scope: the inner resources read this
-    /// template's parameters and variables, as if declared here.
+    /// Inner scope, or a computed template: expanded lazily (its parameters
+    /// may `reference()` anything in this template). Outer scope: the inner
+    /// resources read this template's parameters and variables, as if
+    /// declared here.
     pub(super) fn nested_deployment(&self, res: &'t Map<String, Value>, idx: usize, name: &str, path: &str, copies: &[CopyFrame]) -> Result<(), LoadError> {
         let (_, inner, inner_scope) = self.deployment_template(res, name, path)?;
-        if inner_scope {
+        if inner_scope || inner.is_string() {
             self.outputs.borrow_mut().push(Output::Nested(idx));
             return Ok(());
         }
@@ -144,13 +163,18 @@ impl<'t> Scope<'t> {
         let (props, inner, inner_scope) = self.deployment_template(res, name, path)?;
         let pp = format!("{path}.properties");
         let tpath = format!("{pp}.template");
-        let outputs = if inner_scope {
+        let outputs = if inner_scope || inner.is_string() {
             let mut pv = ParamValues::default();
-            if let Some(p) = obj_get(props, "parameters") {
-                let evaluated = self.eval_value(p, &format!("{pp}.parameters"), copies)?;
-                for (k, v) in parameter_values_from_object(&evaluated, &self.file, &format!("{pp}.parameters"))? {
-                    pv.values.push((k, v, format!("{pp}.parameters")));
+            let mut module = None;
+            if inner_scope {
+                if let Some(p) = obj_get(props, "parameters") {
+                    let evaluated = self.eval_value(p, &format!("{pp}.parameters"), copies)?;
+                    for (k, v) in parameter_values_from_object(&evaluated, &self.file, &format!("{pp}.parameters"))? {
+                        pv.values.push((k, v, format!("{pp}.parameters")));
+                    }
                 }
+                let from_parent = obj_get(props, "parameters").map(passed_parameters).unwrap_or_default();
+                module = Some(ModuleInfo { name: name.to_string(), path: path.to_string(), from_parent, parent_is_top: self.depth == 0 });
             }
             let mut ctx = self.ctx.clone();
             if let Some(Value::String(rg)) = obj_get(res, "resourceGroup").map(|v| self.eval_json(v, &format!("{path}.resourceGroup"), copies)).transpose()? {
@@ -172,7 +196,9 @@ impl<'t> Scope<'t> {
             } else {
                 inner
             };
-            let (resources, outputs) = expand_at(template, &self.file, &pv, &ctx, &tpath, (self.depth + 1, self.budget.clone(), Some(name)), true)?;
+            let outer: Option<(&dyn Env, &[CopyFrame])> = if inner_scope { None } else { Some((self, copies)) };
+            let nesting = Nesting { depth: self.depth + 1, budget: self.budget.clone(), module, outer };
+            let (resources, outputs) = expand_at(template, &self.file, &pv, &ctx, &tpath, nesting, true)?;
             self.nested.borrow_mut().insert(idx, resources);
             outputs
         } else {
@@ -210,4 +236,26 @@ impl<'t> Scope<'t> {
         }
         Ok(Value::Object(out))
     }
+}
+
+/// The module parameters a parent passes straight from one of its own
+/// parameters (`"x": {"value": "[parameters('p')]"}`), as (x, p): what an
+/// error about a null `x` names.
+fn passed_parameters(raw: &Value) -> Vec<(String, String)> {
+    let Some(o) = raw.as_object() else { return Vec::new() };
+    let mut out = Vec::new();
+    for (k, v) in o {
+        let text = match v {
+            Value::Object(w) => w.get("value").and_then(Value::as_str),
+            Value::String(s) => Some(s.as_str()),
+            _ => None,
+        };
+        let Some(text) = text.filter(|t| expr::is_expression(t)) else { continue };
+        if let Ok(Expr::Call { name, args }) = expr::parse_expression(text) {
+            if let (true, [Expr::Str(p)]) = (name.eq_ignore_ascii_case("parameters"), args.as_slice()) {
+                out.push((k.clone(), p.clone()));
+            }
+        }
+    }
+    out
 }

@@ -24,6 +24,8 @@ mod names;
 mod parameters;
 mod resources;
 mod scope;
+mod state;
+mod types;
 mod variables;
 
 pub use eval::eval;
@@ -34,7 +36,7 @@ use crate::arm::deploy::{DeployContext, ParamValues};
 use crate::arm::expr::Budget;
 use crate::arm::resource::Resource;
 use crate::error::LoadError;
-use deployments::expand_at;
+use deployments::{expand_at, Nesting};
 use serde_json::Value;
 use std::rc::Rc;
 
@@ -47,7 +49,8 @@ const EXPANSION_STACK_BYTES: usize = 64 << 20;
 /// template limits and vnetlab's evaluation budget (`expr::budget`), on a
 /// thread of its own with a stack that fits the deepest evaluation allowed.
 pub fn expand_template(template: &Value, file: &str, params: &ParamValues, ctx: &DeployContext) -> Result<Vec<Resource>, LoadError> {
-    let run = || expand_at(template, file, params, ctx, "$", (0, Rc::new(Budget::default()), None), false).map(|(rs, _)| rs);
+    let top = || Nesting { depth: 0, budget: Rc::new(Budget::default()), module: None, outer: None };
+    let run = || expand_at(template, file, params, ctx, "$", top(), false).map(|(rs, _)| rs);
     std::thread::scope(|s| {
         let spawned = std::thread::Builder::new().name("vnetlab-expand".into()).stack_size(EXPANSION_STACK_BYTES).spawn_scoped(s, run);
         match spawned.map(|h| h.join()) {

@@ -1,11 +1,11 @@
-//! Template parameters: declared types, user values or defaults, and
-//! `allowedValues` / min / max constraints. Resolved eagerly, as in ARM.
+//! Template parameters: declared types (see `types`), user values or
+//! defaults, and null for a nullable type. Resolved eagerly, as in ARM.
 
 use super::names::{child_path, obj_get};
 use super::scope::Scope;
 use crate::arm::expr;
 use crate::error::LoadError;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 impl Scope<'_> {
     pub(super) fn resolve_all_parameters(&self) -> Result<(), LoadError> {
@@ -28,11 +28,11 @@ impl Scope<'_> {
             ));
         };
         let path = child_path(&format!("{}.parameters", self.base), &p.name);
-        // languageVersion 2.0 user-defined types (`$ref`) are not checked.
-        let ptype = match (obj_get(p.decl, "type"), obj_get(p.decl, "$ref")) {
-            (Some(Value::String(t)), _) => t.to_ascii_lowercase(),
-            (None, Some(_)) => "any".to_string(),
-            _ => return Err(self.err(&path, "the parameter declaration has no string 'type'")),
+        let chain = self.definitions.resolve(p.decl).map_err(|m| self.err(&path, m))?;
+        let ptype = match (chain.type_name(), obj_get(p.decl, "type")) {
+            (Some(t), _) => t,
+            (None, Some(_)) => return Err(self.err(&path, "the parameter declaration has no string 'type'")),
+            (None, None) => return Err(self.err(&path, "the parameter declaration has no 'type' (or '$ref' to a definition with one)")),
         };
         if !["string", "securestring", "int", "bool", "object", "secureobject", "array", "any"].contains(&ptype.as_str()) {
             return Err(self.err(
@@ -42,65 +42,60 @@ impl Scope<'_> {
         }
         // A null value (Bicep passes `{"value": null}` for an absent
         // optional module parameter) means "not given": the default if
-        // there is one, else null.
+        // there is one, else null if the type is nullable. ARM refuses a
+        // null for any other parameter.
         let given = self.user_values.get(&key).filter(|(v, _)| !v.is_null());
-        let null_given = self.user_values.get(&key).is_some_and(|(v, _)| v.is_null());
-        let value = if let Some((v, source)) = given {
-            convert_param(&ptype, v).map_err(|m| self.err(&path, format!("value given in {source}: {m}")))?
+        let null_given = self.user_values.get(&key).filter(|(v, _)| v.is_null());
+        let (value, at) = if let Some((v, source)) = given {
+            (convert_param(&ptype, v).map_err(|m| self.err(&path, format!("value given in {source}: {m}")))?, path.clone())
         } else if let Some(d) = obj_get(p.decl, "defaultValue") {
+            let dpath = format!("{path}.defaultValue");
             self.enter(format!("parameter '{}'", p.name), &path)?;
-            let v = self.eval_value(d, &format!("{path}.defaultValue"), &[]);
+            let v = self.eval_value(d, &dpath, &[]);
             self.leave();
-            convert_param(&ptype, &v?).map_err(|m| self.err(format!("{path}.defaultValue"), m))?
-        } else if null_given || matches!(obj_get(p.decl, "nullable"), Some(Value::Bool(true))) {
-            Value::Null
+            match v? {
+                Value::Null if chain.nullable() => (Value::Null, dpath),
+                v => (convert_param(&ptype, &v).map_err(|m| self.err(&dpath, m))?, dpath),
+            }
+        } else if chain.nullable() {
+            (Value::Null, path.clone())
         } else {
-            return Err(
-                self.err(&path, format!("parameter '{}' has no value and no defaultValue; give one with -p {}=VALUE or a parameters file", p.name, p.name))
-            );
+            return Err(self.err(&path, self.missing_value(&p.name, null_given.map(|(_, s)| s.as_str()))));
         };
         if !value.is_null() {
-            self.check_constraints(p.decl, &value, &path)?;
+            self.definitions.check(&chain, &value, &p.name).map_err(|m| self.err(&at, m))?;
         }
         self.param_cache.borrow_mut().insert(key, value.clone());
         Ok(value)
     }
 
-    fn check_constraints(&self, decl: &Map<String, Value>, v: &Value, path: &str) -> Result<(), LoadError> {
-        if let Some(Value::Array(allowed)) = obj_get(decl, "allowedValues") {
-            let ok = |x: &Value| allowed.iter().any(|a| expr::json_eq(a, x));
-            let fine = match v {
-                Value::Array(items) => items.iter().all(ok),
-                x => ok(x),
+    /// Why a required parameter has no value, and how to give it: `-p` only
+    /// reaches the top-level template; a module's parameter comes from its
+    /// parent's `properties.parameters`.
+    fn missing_value(&self, name: &str, null_from: Option<&str>) -> String {
+        let Some(m) = &self.module else {
+            return match null_from {
+                Some(source) => format!(
+                    "parameter '{name}' is null (given in {source}) but its type is not nullable and it has no defaultValue; give a value with -p {name}=VALUE"
+                ),
+                None => format!("parameter '{name}' has no value and no defaultValue; give one with -p {name}=VALUE or a parameters file"),
             };
-            if !fine {
-                let list: Vec<String> = allowed.iter().map(|a| a.to_string()).collect();
-                return Err(self.err(path, format!("value {v} is not one of the allowedValues [{}]", list.join(", "))));
-            }
-        }
-        let bound = |k: &str| obj_get(decl, k).and_then(Value::as_i64);
-        if let Some(n) = v.as_i64() {
-            if let Some(min) = bound("minValue").filter(|m| n < *m) {
-                return Err(self.err(path, format!("value {n} is below minValue {min}")));
-            }
-            if let Some(max) = bound("maxValue").filter(|m| n > *m) {
-                return Err(self.err(path, format!("value {n} is above maxValue {max}")));
-            }
-        }
-        let len = match v {
-            Value::String(s) => Some(s.chars().count() as i64),
-            Value::Array(a) => Some(a.len() as i64),
-            _ => None,
         };
-        if let Some(len) = len {
-            if let Some(min) = bound("minLength").filter(|m| len < *m) {
-                return Err(self.err(path, format!("length {len} is below minLength {min}")));
-            }
-            if let Some(max) = bound("maxLength").filter(|m| len > *m) {
-                return Err(self.err(path, format!("length {len} is above maxLength {max}")));
-            }
+        let module = format!("parameter '{name}' of nested deployment '{}' (the resource at {})", m.name, m.path);
+        if null_from.is_none() {
+            return format!(
+                "{module} has no value and no defaultValue: the parent template must pass it in properties.parameters.{name} of the deployment (-p only sets the top-level template's parameters)"
+            );
         }
-        Ok(())
+        match m.from_parent.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)) {
+            Some((_, parent)) if m.parent_is_top => {
+                format!("{module} is null but not nullable: the parent passes parameters('{parent}'), which has no value; give one with -p {parent}=VALUE")
+            }
+            Some((_, parent)) => {
+                format!("{module} is null but not nullable: the parent passes parameters('{parent}'), which has no value; its own parent must pass it")
+            }
+            None => format!("{module} is null but not nullable: the value the parent passes in properties.parameters.{name} is null"),
+        }
     }
 }
 

@@ -20,6 +20,9 @@ impl<'t> Scope<'t> {
         let Some(res) = r.as_object() else {
             return Err(self.err(path, format!("a resource must be an object but is {}", expr::kind(r))));
         };
+        if let Some(sym) = symbol_and_template.0 {
+            self.symbols.borrow_mut().push(sym.to_string());
+        }
         match obj_get(res, "copy") {
             Some(Value::Object(c)) => {
                 let cpath = format!("{path}.copy");

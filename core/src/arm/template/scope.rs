@@ -5,6 +5,7 @@
 
 use super::limits::{check_sections, too_many_resources, MAX_COPY, MAX_RESOURCES};
 use super::names::{child_path, obj_get};
+use super::types::Definitions;
 use crate::arm::deploy::{DeployContext, ParamValues};
 use crate::arm::expr::budget::{descend, Budget, ENTRY, MAP, SLOT};
 use crate::arm::expr::{self, CopyFrame, Env, EvalError, Evaluator, Expr, UserFunction};
@@ -42,6 +43,19 @@ pub(super) struct ParamDecl<'t> {
     pub(super) decl: &'t Map<String, Value>,
 }
 
+/// An inner-scope nested deployment (a Bicep module) seen from inside: its
+/// name (what `deployment().name` gives) and what errors about parameters
+/// its parent must pass need to say.
+pub(super) struct ModuleInfo {
+    pub(super) name: String,
+    /// The JSON path of the deployment resource in its parent.
+    pub(super) path: String,
+    /// Module parameters the parent passes as `[parameters('P')]`, with P.
+    pub(super) from_parent: Vec<(String, String)>,
+    /// Whether the parent is the top-level template (what `-p` sets).
+    pub(super) parent_is_top: bool,
+}
+
 /// Everything one template's expressions can read.
 pub(super) struct Scope<'t> {
     pub(super) file: String,
@@ -49,6 +63,8 @@ pub(super) struct Scope<'t> {
     pub(super) ctx: DeployContext,
     pub(super) depth: usize,
     pub(super) params: Vec<ParamDecl<'t>>,
+    /// languageVersion 2.0 `definitions`, what parameters' `$ref`s name.
+    pub(super) definitions: Definitions<'t>,
     pub(super) user_values: HashMap<String, (Value, String)>,
     pub(super) variables: Option<&'t Map<String, Value>>,
     pub(super) functions: HashMap<String, UserFunction>,
@@ -57,6 +73,9 @@ pub(super) struct Scope<'t> {
     /// What is being evaluated right now, for cycle detection.
     pub(super) stack: RefCell<Vec<String>>,
     pub(super) instances: RefCell<Vec<Instance<'t>>>,
+    /// The symbolic names of resources (languageVersion 2.0) enumerated
+    /// here, deployed or not: what `references()` may name.
+    pub(super) symbols: RefCell<Vec<String>>,
     pub(super) bodies: RefCell<HashMap<usize, Value>>,
     pub(super) outputs: RefCell<Vec<Output>>,
     /// Resources of expanded inner-scope nested deployments, by instance.
@@ -71,6 +90,12 @@ pub(super) struct Scope<'t> {
     /// What `deployment().name` gives: an inner-scope nested deployment's
     /// own name, else the top-level deployment's.
     pub(super) deployment_name: String,
+    /// Set inside an inner-scope nested deployment.
+    pub(super) module: Option<ModuleInfo>,
+    /// An outer-scope nested template expanded on its own (its template is
+    /// computed): the parameters, variables, functions and resources of the
+    /// template around it, which its expressions read.
+    pub(super) outer: Option<&'t dyn Env>,
 }
 
 impl<'t> Scope<'t> {
@@ -125,12 +150,18 @@ impl<'t> Scope<'t> {
             Some(_) => return Err(LoadError::new(file, format!("{base}.variables"), "'variables' must be an object")),
         };
         let functions = read_functions(t, file, base)?;
+        let definitions = match obj_get(t, "definitions") {
+            None | Some(Value::Null) => Definitions::new(None),
+            Some(Value::Object(d)) => Definitions::new(Some(d)),
+            Some(_) => return Err(LoadError::new(file, format!("{base}.definitions"), "'definitions' must be an object")),
+        };
         Ok(Scope {
             file: file.to_string(),
             base: base.to_string(),
             ctx: ctx.clone(),
             depth,
             params,
+            definitions,
             user_values,
             variables,
             functions,
@@ -138,6 +169,7 @@ impl<'t> Scope<'t> {
             var_cache: RefCell::new(HashMap::new()),
             stack: RefCell::new(Vec::new()),
             instances: RefCell::new(Vec::new()),
+            symbols: RefCell::new(Vec::new()),
             bodies: RefCell::new(HashMap::new()),
             outputs: RefCell::new(Vec::new()),
             nested: RefCell::new(HashMap::new()),
@@ -145,6 +177,8 @@ impl<'t> Scope<'t> {
             budget,
             parsed: RefCell::new(HashMap::new()),
             deployment_name: "vnetlab".to_string(),
+            module: None,
+            outer: None,
         })
     }
 
@@ -320,17 +354,27 @@ impl Env for Scope<'_> {
         &self.ctx
     }
     fn parameter(&self, name: &str) -> Result<Value, EvalError> {
+        if let Some(o) = self.outer {
+            return o.parameter(name);
+        }
         self.parameter_value(name).map_err(EvalError::At)
     }
     fn variable(&self, name: &str) -> Result<Value, EvalError> {
+        if let Some(o) = self.outer {
+            return o.variable(name);
+        }
         self.variable_value(name).map_err(EvalError::At)
     }
     fn reference(&self, target: &str, full: bool) -> Result<Value, EvalError> {
         let Some(idx) = self.find_instance(target) else {
+            if let Some(o) = self.outer {
+                return o.reference(target, full);
+            }
             // Outside the template (or not yet known): a runtime value.
             return Ok(Value::Object(Map::new()));
         };
-        let body = self.body(idx).map_err(EvalError::At)?;
+        // A resource that reads its own state reads what it was before.
+        let body = if self.reads_itself(idx) { self.earlier_state(idx)? } else { self.body(idx).map_err(EvalError::At)? };
         let id = self.instances.borrow()[idx].id.clone();
         let mut body = body;
         if let Some(Value::Object(props)) = body.get_mut("properties") {
@@ -342,8 +386,11 @@ impl Env for Scope<'_> {
             Ok(body.get("properties").cloned().unwrap_or_else(|| Value::Object(Map::new())))
         }
     }
+    fn references(&self, symbol: &str, full: bool) -> Result<Value, EvalError> {
+        self.collection_states(symbol, full)
+    }
     fn user_function(&self, q: &str) -> Option<UserFunction> {
-        self.functions.get(&q.to_ascii_lowercase()).cloned()
+        self.functions.get(&q.to_ascii_lowercase()).cloned().or_else(|| self.outer.and_then(|o| o.user_function(q)))
     }
     fn budget(&self) -> Option<&Budget> {
         Some(&self.budget)
