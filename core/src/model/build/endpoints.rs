@@ -2,6 +2,7 @@
 //! addresses and the A records their zone groups register.
 
 use super::builder::{key, leaf, origin, parse_id, Builder, T_PE, T_PE_ZG, T_VNET, T_ZONE, T_ZONE_A, T_ZONE_CNAME, T_ZONE_LINK};
+use super::deploytime::Need;
 use crate::error::LoadError;
 use crate::model::scenario::{slot_of_group, DnsZone, PrivateEndpoint, ZoneLink};
 use std::collections::BTreeMap;
@@ -26,7 +27,11 @@ impl Builder<'_> {
             if let Some(res) = at.with("properties", |p| {
                 p.each("aRecords", |a| {
                     let s = a.str("ipv4Address")?;
-                    addrs.push(s.parse::<Ipv4Addr>().map_err(|_| a.err(format!("ipv4Address '{s}' is not an IPv4 address")))?);
+                    let addr = match self.deploy_addr(a.file, &format!("{}.ipv4Address", a.path()), s, Need::ByName)? {
+                        Some(x) => x,
+                        None => s.parse::<Ipv4Addr>().map_err(|_| a.err(format!("ipv4Address '{s}' is not an IPv4 address")))?,
+                    };
+                    addrs.push(addr);
                     Ok(())
                 })
             }) {
@@ -89,7 +94,11 @@ impl Builder<'_> {
                 let mut ip = None;
                 p.each("ipConfigurations", |c| {
                     if let Some(s) = c.with("properties", |cp| cp.opt_str("privateIPAddress")).transpose()?.flatten() {
-                        ip = Some(s.parse::<Ipv4Addr>().map_err(|_| c.err(format!("privateIPAddress '{s}' is not an IPv4 address")))?);
+                        let path = format!("{}.properties.privateIPAddress", c.path());
+                        ip = match self.deploy_optional(c.file, &path, s, "the endpoint takes the first free address of its subnet, as without a static one") {
+                            Some(given) => given,
+                            None => Some(s.parse::<Ipv4Addr>().map_err(|_| c.err(format!("privateIPAddress '{s}' is not an IPv4 address")))?),
+                        };
                     }
                     Ok(())
                 })?;
@@ -123,7 +132,9 @@ impl Builder<'_> {
             let net = self.sc.subnet(pe.subnet).prefixes[0];
             let first = u32::from(net.network()) + 4;
             let last = u32::from(net.broadcast()).saturating_sub(1);
-            let free = (first..=last).map(Ipv4Addr::from).find(|a| !used.contains(a));
+            let deploy = self.deploy.borrow();
+            let free = (first..=last).map(Ipv4Addr::from).find(|a| !used.contains(a) && !deploy.is_synthetic(*a));
+            drop(deploy);
             let Some(a) = free else {
                 return Err(LoadError::new(
                     &pe.origin.file,
