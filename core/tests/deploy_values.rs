@@ -167,12 +167,10 @@ fn dns_servers_nsg_and_access_restrictions_take_placeholders() {
         {{"name": "to-fw", "properties": {{"priority": 100, "direction": "Outbound", "access": "Allow", "protocol": "*", "sourceAddressPrefix": "*",
           "sourcePortRange": "*", "destinationAddressPrefix": "{FW_IP}", "destinationPortRange": "*"}}}}]}}}}"#
     );
-    let site = format!(
-        r#"{{"type": "Microsoft.Web/sites", "apiVersion": "2023-01-01", "name": "app", "properties": {{"outboundIpAddresses": "198.51.100.5",
-        "siteConfig": {{"ipSecurityRestrictions": [{{"name": "agw", "priority": 100, "action": "Allow",
-          "ipAddress": "[concat(reference(resourceId('Microsoft.Network/publicIPAddresses', 'pip')).ipAddress, '/32')]"}}]}}}}}}"#
-    );
-    let text = template(&[vnet.as_str(), &nsg, PIP, &site].join(","));
+    let site = r#"{"type": "Microsoft.Web/sites", "apiVersion": "2023-01-01", "name": "app", "properties": {"outboundIpAddresses": "198.51.100.5",
+        "siteConfig": {"ipSecurityRestrictions": [{"name": "agw", "priority": 100, "action": "Allow",
+          "ipAddress": "[concat(reference(resourceId('Microsoft.Network/publicIPAddresses', 'pip')).ipAddress, '/32')]"}]}}}"#;
+    let text = template(&[vnet.as_str(), &nsg, PIP, site].join(","));
     let sc = load(&text, &inputs());
     // One private placeholder each, in build order: the NSG, then the VNet.
     assert_eq!(sc.vnets[0].dns_servers, vec![Ipv4Addr::new(10, 0, 255, 253)]);

@@ -1,5 +1,7 @@
-//! Values Azure knows only after deployment, where the builder needs a
-//! concrete address: a runtime placeholder (`<runtime:NAME>`, what
+//! The state behind deploy-time values (`placeholders` reads them): the
+//! user's `--deploy-value`s, the synthetic address allocator and the
+//! warnings. Values Azure knows only after deployment, where the builder
+//! needs a concrete address: a runtime placeholder (`<runtime:NAME>`, what
 //! `reference(x).privateIPAddress` and the like evaluate to, also through a
 //! module's outputs) in an A record, a route's next hop, a VNet's DNS
 //! servers or an access restriction, and the public IP and outbound
@@ -20,11 +22,7 @@
 //!   DNS resolver in the network would be, clear of the first addresses
 //!   that the instance and private endpoints take.
 
-use super::builder::{Builder, T_VNET};
-use crate::addr::parse_prefix;
-use crate::arm::expr::{placeholder, Placeholder};
 use crate::arm::resource::Resource;
-use crate::error::LoadError;
 use ipnet::Ipv4Net;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -57,7 +55,7 @@ impl DeployValue {
         Ok(DeployValue { file, path: path.to_string(), addr })
     }
 
-    fn matches(&self, file: &str, path: &str) -> bool {
+    pub(super) fn matches(&self, file: &str, path: &str) -> bool {
         self.path == path && self.file.as_deref().is_none_or(|f| f == file || Path::new(file).file_name().is_some_and(|n| n.to_string_lossy() == f))
     }
 }
@@ -91,19 +89,21 @@ pub(super) struct DeployTime {
     private_top: u32,
     private_floor: u32,
     /// Indices of `--deploy-value`s that matched a value.
-    matched: HashSet<usize>,
+    pub(super) matched: HashSet<usize>,
     /// Public IP name (lowercase) -> the address the builder gave it.
     pub(super) public_ips: HashMap<String, Ipv4Addr>,
     pub(super) warnings: Vec<String>,
 }
 
 impl DeployTime {
-    pub(super) fn new(resources: &[Resource], given: impl IntoIterator<Item = Ipv4Addr>) -> Self {
+    /// `private_net`: where private synthetic addresses come from (the first
+    /// VNet's first prefix), else 10.0.0.0/8.
+    pub(super) fn new(resources: &[Resource], given: impl IntoIterator<Item = Ipv4Addr>, private_net: Option<Ipv4Net>) -> Self {
         let mut used: HashSet<Ipv4Addr> = given.into_iter().collect();
         for r in resources {
             stated_addresses(&r.body, &mut used);
         }
-        let net = first_vnet_prefix(resources).unwrap_or(Ipv4Net::new(Ipv4Addr::new(10, 0, 0, 0), 8).unwrap_or_default());
+        let net = private_net.unwrap_or(Ipv4Net::new(Ipv4Addr::new(10, 0, 0, 0), 8).unwrap_or_default());
         // Azure keeps the first four and the last address of a subnet.
         let top = u32::from(net.broadcast()).saturating_sub(1);
         let floor = u32::from(net.network()).saturating_add(4);
@@ -133,7 +133,8 @@ impl DeployTime {
         None
     }
 
-    fn private(&mut self) -> Option<Ipv4Addr> {
+    /// The next free private address, or `None` when none is left.
+    pub(super) fn private(&mut self) -> Option<Ipv4Addr> {
         while self.private_top >= self.private_floor {
             let a = Ipv4Addr::from(self.private_top);
             self.private_top -= 1;
@@ -150,104 +151,6 @@ impl DeployTime {
     pub(super) fn is_synthetic(&self, a: Ipv4Addr) -> bool {
         self.private.contains(&a)
     }
-}
-
-impl Builder<'_> {
-    /// The address the user gave for `path` of `file` with --deploy-value.
-    fn given_value(&self, file: &str, path: &str) -> Option<Ipv4Addr> {
-        let (i, v) = self.opts.deploy_values.iter().enumerate().rev().find(|(_, v)| v.matches(file, path))?;
-        self.deploy.borrow_mut().matched.insert(i);
-        Some(v.addr)
-    }
-
-    /// For a runtime placeholder `text` at `path` of `file`: the address it
-    /// stands for (see the module comment), with a warning when synthetic.
-    /// `None`: `text` is no placeholder, the caller reads it as it is.
-    pub(super) fn deploy_addr(&self, file: &str, path: &str, text: &str, need: Need) -> Result<Option<Ipv4Addr>, LoadError> {
-        let Some(ph) = placeholder(text) else { return Ok(None) };
-        if let Some(a) = self.given_value(file, path) {
-            return Ok(Some(a));
-        }
-        let mut st = self.deploy.borrow_mut();
-        let name = match ph {
-            Placeholder::PublicIp(pip) => match st.public_ips.get(&pip.to_ascii_lowercase()) {
-                Some(a) => return Ok(Some(*a)),
-                None => "ipAddress",
-            },
-            Placeholder::Property(n) => n,
-        };
-        let public = need == Need::ByName && (name.eq_ignore_ascii_case("ipAddress") || name.to_ascii_lowercase().contains("public"));
-        let (a, rule) = if public {
-            (st.public(Pool::Value), "a synthetic public address")
-        } else {
-            (st.private(), "a synthetic private address at the top of the first virtual network")
-        };
-        let Some(a) = a else {
-            return Err(LoadError::new(
-                file,
-                path,
-                format!("'{text}' is known only after deployment and no synthetic address is left; give it with {}", flag(file, path)),
-            ));
-        };
-        st.warnings.push(format!(
-            "{file}: {path} is '{}', which Azure knows only after deployment; using {a} ({rule}). Give the real address with {}",
-            text.trim(),
-            flag(file, path)
-        ));
-        Ok(Some(a))
-    }
-
-    /// As [`Builder::deploy_addr`] for a prefix: a placeholder alone (a /32)
-    /// or followed by `/N` (`'${pip.properties.ipAddress}/32'`).
-    pub(super) fn deploy_prefix(&self, file: &str, path: &str, text: &str, need: Need) -> Result<Option<Ipv4Net>, LoadError> {
-        let t = text.trim();
-        let (ph, len) = match t.rsplit_once('/') {
-            Some((a, n)) if a.ends_with('>') => (a, n.trim().parse::<u8>().ok()),
-            _ => (t, Some(32)),
-        };
-        let Some(a) = self.deploy_addr(file, path, ph, need)? else { return Ok(None) };
-        let net = len.and_then(|n| Ipv4Net::new(a, n).ok()).ok_or_else(|| LoadError::new(file, path, format!("'{t}': the prefix length is not 0 to 32")))?;
-        Ok(Some(net.trunc()))
-    }
-
-    /// For a placeholder where the builder can do without the value (a
-    /// private endpoint's static address): the given address, else `None`
-    /// and a warning saying what stands in.
-    pub(super) fn deploy_optional(&self, file: &str, path: &str, text: &str, instead: &str) -> Option<Option<Ipv4Addr>> {
-        placeholder(text)?;
-        if let Some(a) = self.given_value(file, path) {
-            return Some(Some(a));
-        }
-        self.deploy.borrow_mut().warnings.push(format!(
-            "{file}: {path} is '{}', which Azure knows only after deployment; {instead}. Give the real address with {}",
-            text.trim(),
-            flag(file, path)
-        ));
-        Some(None)
-    }
-
-    /// The warnings for `--deploy-value`s that matched no deploy-time value.
-    pub(super) fn unmatched_deploy_values(&self) -> Vec<String> {
-        let st = self.deploy.borrow();
-        self.opts
-            .deploy_values
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !st.matched.contains(i))
-            .map(|(_, v)| {
-                let key = match &v.file {
-                    Some(f) => format!("{f}:{}", v.path),
-                    None => v.path.clone(),
-                };
-                format!("--deploy-value {key}={} matched no deploy-time value: the paths are those the warnings name", v.addr)
-            })
-            .collect()
-    }
-}
-
-/// The flag that gives the value at `path` of `file`, ready to paste.
-fn flag(file: &str, path: &str) -> String {
-    format!("--deploy-value '{file}:{path}=ADDRESS'")
 }
 
 /// Every IPv4 address a string of `v` states (alone, in a comma-separated
@@ -270,13 +173,6 @@ fn stated_addresses(v: &Value, out: &mut HashSet<Ipv4Addr>) {
             _ => {}
         }
     }
-}
-
-/// The first address prefix of the first VNet in the input, if it parses.
-fn first_vnet_prefix(resources: &[Resource]) -> Option<Ipv4Net> {
-    let r = resources.iter().find(|r| r.rtype.eq_ignore_ascii_case(T_VNET))?;
-    let s = r.body.get("properties")?.get("addressSpace")?.get("addressPrefixes")?.get(0)?.as_str()?;
-    parse_prefix(s).ok().map(|n| n.trunc())
 }
 
 #[cfg(test)]

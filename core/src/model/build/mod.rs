@@ -13,6 +13,7 @@ mod builder;
 mod deploytime;
 mod endpoints;
 mod network;
+mod placeholders;
 mod routing;
 mod security;
 mod sites;
@@ -34,7 +35,7 @@ pub fn build(resources: &[Resource]) -> Result<Scenario, LoadError> {
 
 pub fn build_with(resources: &[Resource], opts: &BuildOptions) -> Result<Scenario, LoadError> {
     let given = opts.public_ips.iter().map(|(_, a)| *a).chain(opts.outbound_ips.iter().copied()).chain(opts.deploy_values.iter().map(|v| v.addr));
-    let deploy = RefCell::new(DeployTime::new(resources, given));
+    let deploy = RefCell::new(DeployTime::new(resources, given, placeholders::first_vnet_prefix(resources)));
     let mut b =
         Builder { res: resources, opts, sc: Scenario::default(), index: HashMap::new(), subnet_index: HashMap::new(), subnet_by_id: HashMap::new(), deploy };
     b.sc.resources = resources.iter().map(|r| (r.rtype.clone(), r.name.clone())).collect();
