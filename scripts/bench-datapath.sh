@@ -35,6 +35,8 @@
 
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib-bench.sh
+. scripts/lib-bench.sh
 
 SECS=${BENCH_SECS:-5}
 REPEAT=${BENCH_REPEAT:-3}
@@ -45,11 +47,8 @@ DST=198.51.100.20   # a host of the internet world
 NAT_IP=198.18.0.50  # the scenario's NAT gateway address
 SCENARIO=benches/scenarios/datapath.toml
 
-die() { echo "bench-datapath: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, TUN devices, nftables)"
-case "$SECS" in ''|*[!0-9]*) die "BENCH_SECS=$SECS: expected whole seconds";; esac
-[ "$SECS" -ge 1 ] && [ "$SECS" -le 60 ] || die "BENCH_SECS=$SECS: expected 1 to 60"
-case "$REPEAT" in [1-9]) ;; *) die "BENCH_REPEAT=$REPEAT: expected 1 to 9";; esac
+check_secs_repeat
 bash scripts/install-deps.sh >/dev/null
 for tool in ip nft iperf3 python3 ss; do
   command -v "$tool" >/dev/null || die "$tool not found"
@@ -180,8 +179,6 @@ done
 # turns, and the median is reported (every value is in $OUT/values).
 FAIL=0
 declare -A V
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
-kv() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" "$1"; }
 
 run() { # NAME SIDE NS COMMAND... ; output in $OUT/NAME-SIDE-REP.out
   local name=$1 side=$2 ns=$3; shift 3
@@ -192,10 +189,6 @@ run() { # NAME SIDE NS COMMAND... ; output in $OUT/NAME-SIDE-REP.out
     FAIL=1
     return 1
   fi
-}
-record() { # NAME SIDE VALUE
-  V[$1-$2]="${V[$1-$2]:-} $3"
-  echo "$1 $2 $3" >> "$OUT/values"
 }
 
 echo "measuring: ${SECS} s each, median of $REPEAT..." >&2
@@ -222,7 +215,6 @@ for rep in $(seq "$REPEAT"); do
     fi
   done
 done
-median() { python3 -c "import statistics,sys; v=[float(x) for x in sys.argv[1:]]; print(f'{statistics.median(v):g}' if v else '')" $1; }
 declare -A R
 for k in "${!V[@]}"; do R[$k]=$(median "${V[$k]}"); done
 

@@ -44,6 +44,8 @@
 
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib-bench.sh
+. scripts/lib-bench.sh
 
 SECS=${BENCH_SECS:-5}
 REPEAT=${BENCH_REPEAT:-3}
@@ -54,10 +56,7 @@ DST=198.51.100.20   # what the app connects to: allowed on 5201-5202 by the scen
 SCENARIO=benches/scenarios/datapath.toml
 CRR_MAX=15000       # connections per crr run (a fresh engine each run: well inside the NAT's ports)
 
-die() { echo "bench-hostmode: $*" >&2; exit 1; }
-case "$SECS" in ''|*[!0-9]*) die "BENCH_SECS=$SECS: expected whole seconds";; esac
-[ "$SECS" -ge 1 ] && [ "$SECS" -le 60 ] || die "BENCH_SECS=$SECS: expected 1 to 60"
-case "$REPEAT" in [1-9]) ;; *) die "BENCH_REPEAT=$REPEAT: expected 1 to 9";; esac
+check_secs_repeat
 bash scripts/install-deps.sh ip iperf3 slirp4netns pasta >/dev/null
 for tool in iperf3 python3 ss unshare nsenter; do
   command -v "$tool" >/dev/null || die "$tool not found"
@@ -162,8 +161,6 @@ client() { # SIDE KIND
 # median is reported (every value is in $OUT/values).
 FAIL=0
 declare -A V
-json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
-kv() { sed -n "s/.*\b$2=\([^ ]*\).*/\1/p" "$1"; }
 accepted() { grep -c "Accepted connection" "$OUT/iperf3-s.log" || true; }
 
 run() { # KIND SIDE ; output in $OUT/KIND-SIDE-REP.out
@@ -182,10 +179,6 @@ run() { # KIND SIDE ; output in $OUT/KIND-SIDE-REP.out
     if [ "$side" = hostmode ]; then FAIL=1; fi
     return 1
   fi
-}
-record() { # KIND SIDE VALUE
-  V[$1-$2]="${V[$1-$2]:-} $3"
-  echo "$1 $2 $3" >> "$OUT/values"
 }
 gbps() { json "$1" "round(d['end']['sum_received']['bits_per_second']/1e9, 2)"; }
 
@@ -222,7 +215,6 @@ for side in slirp pasta; do
   [ -z "${NA[$side]:-}" ] && [ -z "${V[up-$side]:-}${V[down-$side]:-}" ] &&
     NA[$side]="no run reached the server (see $OUT/*-$side-*.out.err)"
 done
-median() { python3 -c "import statistics,sys; v=[float(x) for x in sys.argv[1:]]; print(f'{statistics.median(v):g}' if v else '')" $1; }
 declare -A R
 for k in "${!V[@]}"; do R[$k]=$(median "${V[$k]}"); done
 

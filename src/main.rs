@@ -14,6 +14,7 @@ use vnetlab_core::model::DeployValue;
 use vnetlab_core::policy::access::{parse_head, AccessPolicy};
 use vnetlab_core::policy::{Policy, PolicyOptions, Sender};
 use vnetlab_core::scenario::{self, Inputs};
+use vnetlab_core::warning::{Uses, Warning};
 use vnetlab_engine::disk::Disk;
 
 #[derive(Parser)]
@@ -289,8 +290,9 @@ fn load_policy(a: &InputArgs) -> Result<Policy, Error> {
     scenario::load_policy(&Disk, &inputs, &opts)
 }
 
-fn warn(p: &Policy) {
-    for w in &p.warnings {
+/// The warnings of `all` that concern what the answer used (`warning`).
+fn warn(all: &[Warning], uses: &Uses) {
+    for w in uses.shown(all) {
         eprintln!("warning: {w}");
     }
 }
@@ -307,8 +309,12 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Cmd::Verify { input, flows, json } => {
             let specs = flows.iter().map(|f| check::parse_flow(f).map_err(Error::BadArgument)).collect::<Result<Vec<_>, _>>()?;
             let p = load_policy(&input)?;
-            warn(&p);
             let outcomes: Vec<_> = specs.iter().map(|s| check::evaluate(&p, s)).collect();
+            let mut uses = Uses::default();
+            for o in &outcomes {
+                uses.extend(o.uses(&p));
+            }
+            warn(&p.warnings, &uses);
             if json {
                 print_json(&serde_json::Value::Array(outcomes.iter().map(|o| explain::trace_json(&p, o)).collect()));
             } else {
@@ -319,7 +325,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Cmd::Routes { input, json } => {
             let p = load_policy(&input)?;
-            warn(&p);
+            warn(&p.warnings, &p.uses_of_routes());
             if json {
                 print_json(&explain::routes_json(&p))
             } else {
@@ -329,7 +335,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Cmd::Rules { input, json } => {
             let p = load_policy(&input)?;
-            warn(&p);
+            warn(&p.warnings, &p.uses_of_rules());
             if json {
                 print_json(&explain::rules_json(&p))
             } else {
@@ -339,8 +345,12 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Cmd::Resolve { input, names, json } => {
             let p = load_policy(&input)?;
-            warn(&p);
             let rs: Vec<_> = names.iter().map(|n| (n, p.resolve(n))).collect();
+            let mut uses = Uses::default();
+            for (_, r) in &rs {
+                uses.extend(check::uses_of_resolution(r));
+            }
+            warn(&p.warnings, &uses);
             if json {
                 print_json(&serde_json::Value::Array(rs.iter().map(|(n, r)| json!({"name": n, "answer": explain::resolution_json(r)})).collect()));
             } else {
@@ -395,7 +405,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Cmd::Access { input, client, scm, headers } => {
             let p = load_policy(&input)?;
-            warn(&p);
+            warn(&p.warnings, &Uses::default());
             let access = access_policy(&input, &p)?;
             let head = format!("GET / HTTP/1.1\r\n{}\r\n", headers.iter().map(|h| format!("{h}\r\n")).collect::<String>());
             let (_, headers) = parse_head(head.as_bytes());
@@ -421,7 +431,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Cmd::Demo => demo(),
         Cmd::Up { input, ports, flow_log, reject, no_offload, stats } => {
             let policy = load_policy(&input)?;
-            warn(&policy);
+            warn(&policy.warnings, &policy.uses_all());
             let mut opts = vnetlab_engine::up::UpOptions { flow_log, reject, stats, offload: !no_offload, ..Default::default() };
             if let Some(p) = ports {
                 opts.ports = vnetlab_engine::up::parse_ports(&p)?;
@@ -431,7 +441,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Cmd::Run { input, maps, reject, flow_log, quiet, publish, publish_scm, client_sources, dns_upstream, argv } => {
             let policy = load_policy(&input)?;
-            warn(&policy);
+            warn(&policy.warnings, &policy.uses_all());
             let publish = publish_options(&input, &policy, &publish, &publish_scm, &client_sources)?;
             let opts = vnetlab_engine::host::RunOptions { argv, maps, reject, flow_log, quiet, publish, dns_upstream, ..Default::default() };
             Ok(ExitCode::from(vnetlab_engine::host::run(policy, opts)?))
@@ -489,6 +499,7 @@ fn lint(a: &InputArgs, json: bool) -> Result<ExitCode, Error> {
         }
     };
     let findings = vnetlab_core::lint::lint(&loaded.scenario, &loaded.options.service_tags);
+    warn(&loaded.scenario.warnings, &vnetlab_core::lint::uses(&loaded.scenario));
     if json {
         print_json(&json!({"findings": findings.iter().map(|f| f.to_json()).collect::<Vec<_>>()}));
     } else {

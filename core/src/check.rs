@@ -5,6 +5,7 @@
 use crate::decision::{BlockedBy, Decision, Path, Resolution};
 use crate::flow::{Flow, Proto};
 use crate::policy::Policy;
+use crate::warning::Uses;
 use serde_json::{json, Value};
 use std::net::Ipv4Addr;
 
@@ -117,6 +118,19 @@ pub fn evaluate(policy: &Policy, spec: &FlowSpec) -> Outcome {
 }
 
 impl Outcome {
+    /// What this answer used (its name's answer, destination and decision),
+    /// for the warnings `verify` shows with it.
+    pub fn uses(&self, policy: &Policy) -> Uses {
+        let mut u = self.resolution.as_ref().map(uses_of_resolution).unwrap_or_default();
+        if let Some(f) = &self.flow {
+            u.address(f.dst);
+        }
+        if let Some(d) = &self.decision {
+            u.extend(policy.uses_of_decision(d));
+        }
+        u
+    }
+
     /// The values FORMAT.md's `expect` keys compare against (null where a key does not apply).
     pub fn actual(&self, policy: &Policy) -> Value {
         let Some(d) = &self.decision else {
@@ -133,6 +147,15 @@ impl Outcome {
             "blocked_by": d.blocked_by.map(|b| b.as_str()),
         })
     }
+}
+
+/// What a name's answer used (`resolve`), for the warnings it shows.
+pub fn uses_of_resolution(r: &Resolution) -> Uses {
+    let mut u = Uses::default();
+    for a in resolved_addresses(r) {
+        u.address(a);
+    }
+    u
 }
 
 /// The addresses a resolve check compares against.

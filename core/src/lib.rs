@@ -9,7 +9,8 @@
 //!   question: a 5-tuple), [`decision`] (the answer, its next hop and
 //!   world), [`time`] (timestamps passed in), [`addr`] (address and port
 //!   sets), [`error`], [`files`] (the trait through which the shells hand
-//!   the loaders input text).
+//!   the loaders input text), [`warning`] (what vnetlab assumes, and which
+//!   answers use it).
 //! - **Loading**: [`arm`] evaluates ARM templates and normalises `az` JSON
 //!   and native TOML into resources; [`model`] builds the scenario (VNets,
 //!   NSGs, route tables, sites...); [`scenario`] is the one loader, from
@@ -34,6 +35,7 @@ pub mod error;
 pub mod files;
 pub mod flow;
 pub mod time;
+pub mod warning;
 
 // Loading.
 pub mod arm;

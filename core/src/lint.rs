@@ -1,11 +1,17 @@
 //! What a platform engineer wants to know before deploying: findings about
-//! integration subnets, delegations, plans, NSG rules that can never match,
-//! appliance next hops and NAT gateways that traffic will not use.
+//! integration subnets, delegations, plans, NSG rules that can never match
+//! or cannot compile, appliance next hops and NAT gateways that traffic will
+//! not use. An NSG fault is an error only in the rules a command evaluates
+//! (`policy::EVALUATED_DIRECTION` of a sender's subnet NSG): the same rule
+//! that decides what `verify` and `rules` must load.
 
 use crate::decision::NextHopType;
-use crate::model::{Direction, PlanKind, RoutePrefix, Scenario, SubnetRef};
+use crate::error::LoadError;
+use crate::model::{Direction, Nsg, PlanKind, RoutePrefix, Scenario, SubnetRef};
 use crate::policy::nsg::EffectiveNsg;
 use crate::policy::tags::{ServiceTags, TagContext};
+use crate::policy::{senders, EVALUATED_DIRECTION};
+use crate::warning::Uses;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -155,6 +161,17 @@ pub fn lint(sc: &Scenario, tags: &ServiceTags) -> Vec<Finding> {
     out
 }
 
+/// What the findings depend on, for the warnings `lint` shows: the plan
+/// kind of every site it checks as integrated (delegation, subnet size and
+/// Route All depend on it).
+pub fn uses(sc: &Scenario) -> Uses {
+    let mut u = Uses::default();
+    for site in senders(sc) {
+        u.plan_of(&site.name);
+    }
+    u
+}
+
 /// Next hops that cannot deliver: an appliance outside the reachable
 /// subnets, or `Internet` for a prefix the policy's `Internet` hop drops
 /// whole (`TagContext::internet_hop_drops_all`, the rule `decide` applies).
@@ -218,6 +235,25 @@ impl SubnetSpans {
     }
 }
 
+/// A rule whose fault (an unknown service tag) stops its NSG direction
+/// from compiling: an error when `sites` evaluate that direction, whose
+/// commands then cannot load; otherwise a warning, as no command loads it.
+fn unloadable(nsg: &Nsg, dir: Direction, e: &LoadError, sites: Option<&[&str]>) -> Finding {
+    let rule = nsg.rules.iter().find(|r| r.direction == dir && r.origin.file == e.file && r.origin.path == e.path);
+    let subject = match rule {
+        Some(r) => format!("nsg {} rule {} ({dir:?}, priority {})", nsg.name, r.name, r.priority),
+        None => format!("nsg {} ({dir:?})", nsg.name),
+    };
+    match sites {
+        Some(sites) => f(Severity::Error, "nsg-unloadable", subject, format!(
+            "{e}; every command that evaluates site {} (verify, rules, routes, resolve, access, run, up) fails to load, as its integration subnet's outbound rules must compile",
+            sites.join(", "))),
+        None => f(Severity::Warning, "nsg-unloadable-unused", subject, format!(
+            "{e}; no command evaluates these rules ({}), so no command fails on them",
+            if dir == EVALUATED_DIRECTION { "no integrated site sends from a subnet with this NSG" } else { "an integrated app meets only its integration subnet NSG's outbound rules" })),
+    }
+}
+
 /// Rules that a single higher-priority rule covers entirely can never match.
 fn nsg_findings(sc: &Scenario, tags: &ServiceTags, out: &mut Vec<Finding>) {
     // Tags are expanded as seen from the first subnet the NSG is attached
@@ -230,6 +266,14 @@ fn nsg_findings(sc: &Scenario, tags: &ServiceTags, out: &mut Vec<Finding>) {
             }
         }
     }
+    // The NSGs every command evaluating these sites loads, in the one
+    // direction the policy evaluates (`policy::EVALUATED_DIRECTION`).
+    let mut evaluated: HashMap<usize, Vec<&str>> = HashMap::new();
+    for site in senders(sc) {
+        if let Some(n) = site.integration.as_ref().and_then(|(s, _)| sc.subnet(*s).nsg) {
+            evaluated.entry(n).or_default().push(&site.name);
+        }
+    }
     for (ni, nsg) in sc.nsgs.iter().enumerate() {
         let Some(&subnet) = first_subnet.get(&ni) else {
             continue;
@@ -239,7 +283,8 @@ fn nsg_findings(sc: &Scenario, tags: &ServiceTags, out: &mut Vec<Finding>) {
             let eff = match EffectiveNsg::compile(nsg, dir, &ctx) {
                 Ok(e) => e,
                 Err(e) => {
-                    out.push(f(Severity::Error, "nsg-unloadable", format!("nsg {}", nsg.name), e.message));
+                    let sites = evaluated.get(&ni).filter(|_| dir == EVALUATED_DIRECTION);
+                    out.push(unloadable(nsg, dir, &e, sites.map(Vec::as_slice)));
                     continue;
                 }
             };

@@ -14,6 +14,7 @@ use crate::files::Files;
 use crate::model::{self, BuildOptions, Scenario};
 use crate::policy::tags::ServiceTags;
 use crate::policy::{Policy, PolicyOptions};
+use crate::warning::Warning;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -205,7 +206,7 @@ pub fn load(files: &dyn Files, inputs: &Inputs) -> Result<Loaded, Error> {
         Loaded { scenario: model::build_with(&res, &inputs.build)?, options: PolicyOptions::default() }
     };
     // One warning for every read of what only a default answered.
-    loaded.scenario.warnings.extend(inputs.ctx.take_warnings());
+    loaded.scenario.warnings.extend(inputs.ctx.take_warnings().into_iter().map(Warning::always));
     loaded.options.service_tags.merge(&load_service_tags(files, &inputs.service_tag_files)?);
     Ok(loaded)
 }

@@ -64,7 +64,7 @@ fn next_hop(sc: &Scenario) -> Option<Ipv4Addr> {
 }
 
 fn warnings_with(sc: &Scenario, needle: &str) -> Vec<String> {
-    sc.warnings.iter().filter(|w| w.contains(needle)).cloned().collect()
+    sc.warnings.iter().filter(|w| w.message.contains(needle)).map(|w| w.message.clone()).collect()
 }
 
 fn value(s: &str) -> DeployValue {

@@ -8,6 +8,7 @@
 //! was loaded.
 
 use crate::decision::NextHopType;
+use crate::warning::Warning;
 use ipnet::Ipv4Net;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -41,8 +42,9 @@ pub struct Scenario {
     /// Every resource as (full type, full name), for private endpoint targets.
     pub resources: Vec<(String, String)>,
     /// Things that were accepted but deserve a word (unresolvable peerings,
-    /// synthetic addresses for values only known after deployment, ...).
-    pub warnings: Vec<String>,
+    /// placeholder addresses for values only known after deployment, a
+    /// missing plan), each shown only with the answers that use it.
+    pub warnings: Vec<Warning>,
 }
 
 /// A subnet, addressed as (vnet index, subnet index).

@@ -97,6 +97,12 @@ impl DnsView {
         }
     }
 
+    /// Every address an answer may carry (linked zones' records and the
+    /// public map), for the warnings of a command that answers any name.
+    pub fn addresses(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
+        self.zones.iter().flat_map(|z| z.a.values().flatten()).chain(self.public.values().flatten()).copied()
+    }
+
     pub fn resolve(&self, name: &str) -> Resolution {
         let mut n = norm(name);
         let mut chain = vec![n.clone()];

@@ -11,6 +11,7 @@ pub mod dns;
 pub mod nsg;
 pub mod route;
 pub mod tags;
+mod uses;
 
 use crate::addr::AddrSet;
 use crate::appenv::{app_environment, SiteFacts};
@@ -18,6 +19,7 @@ use crate::decision::{AppRouting, BlockedBy, Decision, DropReason, NatGatewayInf
 use crate::error::Error;
 use crate::flow::{Flow, Proto};
 use crate::model::{Access, PlanKind, Scenario, SubnetRef};
+use crate::warning::Warning;
 use dns::DnsView;
 use nsg::classify::Key;
 use nsg::EffectiveNsg;
@@ -69,7 +71,9 @@ pub struct Policy {
     allow_port_25: bool,
     dns: DnsView,
     pub tags: TagContext,
-    pub warnings: Vec<String>,
+    /// The scenario's warnings and the policy's own; a command shows those
+    /// its answer used (`uses`).
+    pub warnings: Vec<Warning>,
     /// What the scenario says about the sending site (None for a NIC),
     /// for the app's environment (`environment`).
     pub site: Option<SiteFacts>,
@@ -93,7 +97,7 @@ impl Policy {
         let tags = TagContext::for_subnet(sc, subnet, &opts.service_tags, "westeurope");
         let sub = sc.subnet(subnet);
         let nsg = match sub.nsg {
-            Some(i) => Some(EffectiveNsg::compile(&sc.nsgs[i], crate::model::Direction::Outbound, &tags)?),
+            Some(i) => Some(EffectiveNsg::compile(&sc.nsgs[i], EVALUATED_DIRECTION, &tags)?),
             None => None,
         };
         let routes = RouteSet::for_subnet(sc, subnet, &tags)?;
@@ -111,7 +115,10 @@ impl Policy {
             Some(ips) => ips,
             None => {
                 let a = Ipv4Addr::new(198, 18, 255, 254);
-                warnings.push(format!("a NIC in {} has no site outbound addresses; default outbound access uses {a}", sc.subnet_name(subnet)));
+                warnings.push(Warning::placeholder(
+                    a,
+                    format!("a NIC in {} has no site outbound addresses; default outbound access uses {a}", sc.subnet_name(subnet)),
+                ));
                 vec![a]
             }
         };
@@ -310,6 +317,20 @@ fn blocked(mut d: Decision, by: BlockedBy, why: DropReason) -> Decision {
     d
 }
 
+/// The one direction of an NSG that any command evaluates: the outbound
+/// rules of the sender's subnet NSG (fact sheet 1.3: an integrated app
+/// meets only its integration subnet NSG's outbound rules; the inbound ones
+/// never affect it, and `--publish` is judged by the site's access
+/// restrictions). So only these must load; `lint` reports a fault in any
+/// other direction as a finding, not as a failure to load.
+pub const EVALUATED_DIRECTION: crate::model::Direction = crate::model::Direction::Outbound;
+
+/// The sites a command can evaluate (`--site`, or the only one of them):
+/// integrated, and not on a Consumption plan.
+pub fn senders(sc: &Scenario) -> impl Iterator<Item = &crate::model::Site> {
+    sc.sites.iter().filter(|s| s.integration.is_some() && s.plan.map(|p| sc.plans[p].kind) != Some(PlanKind::Consumption))
+}
+
 type SenderChoice = (Sender, SubnetRef, crate::model::RouteAll, Option<AppRouting>, Option<Vec<Ipv4Addr>>);
 
 fn select_sender(sc: &Scenario, opts: &PolicyOptions) -> Result<SenderChoice, Error> {
@@ -332,8 +353,7 @@ fn select_sender(sc: &Scenario, opts: &PolicyOptions) -> Result<SenderChoice, Er
             Error::BadArgument(format!("no site named '{name}' (sites in the input: {})", list_or_none(&names)))
         })?,
         None => {
-            let integrated: Vec<&crate::model::Site> =
-                sc.sites.iter().filter(|s| s.integration.is_some() && s.plan.map(|p| sc.plans[p].kind) != Some(PlanKind::Consumption)).collect();
+            let integrated: Vec<&crate::model::Site> = senders(sc).collect();
             match integrated.as_slice() {
                 [one] => *one,
                 [] => {

@@ -23,6 +23,7 @@
 //!   that the instance and private endpoints take.
 
 use crate::arm::resource::Resource;
+use crate::warning::Warning;
 use ipnet::Ipv4Net;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -92,7 +93,7 @@ pub(super) struct DeployTime {
     pub(super) matched: HashSet<usize>,
     /// Public IP name (lowercase) -> the address the builder gave it.
     pub(super) public_ips: HashMap<String, Ipv4Addr>,
-    pub(super) warnings: Vec<String>,
+    pub(super) warnings: Vec<Warning>,
 }
 
 impl DeployTime {

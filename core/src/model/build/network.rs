@@ -6,6 +6,7 @@ use super::deploytime::Need;
 use crate::error::LoadError;
 use crate::model::json::At;
 use crate::model::scenario::{Origin, PeerRemote, Peering, ServiceEndpoint, Subnet, Vnet};
+use crate::warning::Warning;
 use ipnet::Ipv4Net;
 use std::collections::HashMap;
 
@@ -198,9 +199,10 @@ impl Builder<'_> {
                 Some(v) => PeerRemote::Vnet(v),
                 None if !space.is_empty() => PeerRemote::External { id: id.to_string(), address_space: space },
                 None => {
-                    self.sc
-                        .warnings
-                        .push(format!("peering '{name}' ({}) points at '{id}', which is not in the input and states no remoteAddressSpace: ignored", p.path()));
+                    self.sc.warnings.push(Warning::always(format!(
+                        "peering '{name}' ({}) points at '{id}', which is not in the input and states no remoteAddressSpace: ignored",
+                        p.path()
+                    )));
                     return Ok(None);
                 }
             };

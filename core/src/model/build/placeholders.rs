@@ -10,6 +10,7 @@ use crate::addr::parse_prefix;
 use crate::arm::expr::{placeholder, Placeholder};
 use crate::arm::resource::Resource;
 use crate::error::LoadError;
+use crate::warning::Warning;
 use ipnet::Ipv4Net;
 use std::net::Ipv4Addr;
 
@@ -50,10 +51,14 @@ impl Builder<'_> {
                 format!("'{text}' is known only after deployment and no synthetic address is left; give it with {}", flag(file, path)),
             ));
         };
-        st.warnings.push(format!(
-            "{file}: {path} is '{}', which Azure knows only after deployment; using {a} ({rule}). Give the real address with {}",
-            text.trim(),
-            flag(file, path)
+        // Shown with the answers that use the address (`warning`).
+        st.warnings.push(Warning::placeholder(
+            a,
+            format!(
+                "{file}: {path} is '{}', which Azure knows only after deployment; using {a} ({rule}). Give the real address with {}",
+                text.trim(),
+                flag(file, path)
+            ),
         ));
         Ok(Some(a))
     }
@@ -79,16 +84,16 @@ impl Builder<'_> {
         if let Some(a) = self.given_value(file, path) {
             return Some(Some(a));
         }
-        self.deploy.borrow_mut().warnings.push(format!(
+        self.deploy.borrow_mut().warnings.push(Warning::always(format!(
             "{file}: {path} is '{}', which Azure knows only after deployment; {instead}. Give the real address with {}",
             text.trim(),
             flag(file, path)
-        ));
+        )));
         Some(None)
     }
 
     /// The warnings for `--deploy-value`s that matched no deploy-time value.
-    pub(super) fn unmatched_deploy_values(&self) -> Vec<String> {
+    pub(super) fn unmatched_deploy_values(&self) -> Vec<Warning> {
         let st = self.deploy.borrow();
         self.opts
             .deploy_values
@@ -100,7 +105,7 @@ impl Builder<'_> {
                     Some(f) => format!("{f}:{}", v.path),
                     None => v.path.clone(),
                 };
-                format!("--deploy-value {key}={} matched no deploy-time value: the paths are those the warnings name", v.addr)
+                Warning::always(format!("--deploy-value {key}={} matched no deploy-time value: the paths are those the warnings name", v.addr))
             })
             .collect()
     }

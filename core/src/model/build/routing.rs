@@ -12,6 +12,7 @@ use crate::decision::NextHopType;
 use crate::error::LoadError;
 use crate::model::json::At;
 use crate::model::scenario::{Connection, LocalGateway, NatGateway, Origin, RoutePrefix, RouteTable, UserRoute, VnetGateway};
+use crate::warning::Warning;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -73,9 +74,12 @@ impl Builder<'_> {
                             format!("public IP '{}': no synthetic address is left; give one with --public-ip {}=ADDR", r.name, r.name),
                         )
                     })?;
-                    self.sc.warnings.push(format!(
-                        "public IP '{}' has no address in the input (Azure assigns it at deployment); using {a}. Give one with --public-ip {}=ADDR",
-                        r.name, r.name
+                    self.sc.warnings.push(Warning::placeholder(
+                        a,
+                        format!(
+                            "public IP '{}' has no address in the input (Azure assigns it at deployment); using {a}. Give one with --public-ip {}=ADDR",
+                            r.name, r.name
+                        ),
                     ));
                     vec![a]
                 };
@@ -168,10 +172,10 @@ impl Builder<'_> {
                 let local_gateway = self.resolve(&p, "localNetworkGateway2", T_LNG, "local network gateway")?;
                 let gateway2 = self.resolve(&p, "virtualNetworkGateway2", T_VNG, "virtual network gateway")?;
                 if local_gateway.is_none() && gateway2.is_none() {
-                    self.sc.warnings.push(format!(
+                    self.sc.warnings.push(Warning::always(format!(
                         "connection '{}' has neither a local network gateway nor a second VNet gateway (ExpressRoute?): its prefixes are unknown, no routes added",
                         r.name
-                    ));
+                    )));
                 }
                 Ok(Some(Connection { name: r.name.clone(), gateway, local_gateway, gateway2 }))
             });

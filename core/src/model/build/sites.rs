@@ -9,6 +9,7 @@ use crate::arm::expr::placeholder;
 use crate::error::LoadError;
 use crate::model::json::At;
 use crate::model::scenario::{slot_of_group, Access, AccessRule, AccessRules, AccessSource, AddrItem, Plan, PlanKind, RouteAll, Site, SiteAccess};
+use crate::warning::Warning;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -72,10 +73,19 @@ impl Builder<'_> {
             let mut ovr: Option<(bool, String)> = None;
             let mut prop: Option<bool> = None;
             let mut site_config: Option<bool> = None;
+            // Why the site has no plan, for the warning when it has none.
+            let mut no_plan = if is_slot {
+                format!("it names no serverFarmId and its site '{}' has no plan in the input", parent(&r.name))
+            } else {
+                "it has no properties.serverFarmId".to_string()
+            };
             if let Some(res) = at.with("properties", |p| -> Result<(), LoadError> {
                 site.plan = match p.opt_str("serverFarmId")? {
                     Some(id) => match parse_id(id) {
-                        Some((t, n)) if t.eq_ignore_ascii_case(T_PLAN) => self.index.get(&key(T_PLAN, &n)).copied(),
+                        Some((t, n)) if t.eq_ignore_ascii_case(T_PLAN) => {
+                            no_plan = format!("its serverFarmId names plan '{n}', which is not in the input");
+                            self.index.get(&key(T_PLAN, &n)).copied()
+                        }
                         _ => return Err(p.err(format!("serverFarmId '{id}' is not an App Service plan id"))),
                     },
                     None if is_slot => self.sc.sites.iter().find(|s| s.name.eq_ignore_ascii_case(parent(&r.name))).and_then(|s| s.plan),
@@ -198,9 +208,21 @@ impl Builder<'_> {
                 })?;
                 site.outbound_ips.push(a);
                 site.outbound_ips_synthetic = true;
-                self.sc
-                    .warnings
-                    .push(format!("site '{}' has no outboundIpAddresses in the input (Azure assigns them); using {a}. Give them with --outbound-ips", r.name));
+                self.sc.warnings.push(Warning::placeholder(
+                    a,
+                    format!("site '{}' has no outboundIpAddresses in the input (Azure assigns them); using {a}. Give them with --outbound-ips", r.name),
+                ));
+            }
+            if site.plan.is_none() {
+                // What `policy::select_sender` and `lint` do with a site
+                // whose plan kind is unknown; `Stake::Plan` says when it matters.
+                self.sc.warnings.push(Warning::plan(
+                    &r.name,
+                    format!(
+                        "site '{}' has no App Service plan in the input ({no_plan}): assumed a plan with regional virtual network integration other than Flex Consumption, so Route All decides which traffic enters the virtual network (on Flex Consumption all of it would) and lint expects delegation to Microsoft.Web/serverFarms. Give the plan's template with -t",
+                        r.name
+                    ),
+                ));
             }
             self.sc.sites.push(site);
         }

@@ -1,0 +1,136 @@
+//! Warnings about what vnetlab assumes where the input is silent, and when
+//! a command shows them. A value Azure assigns at deployment (stood in for
+//! by a placeholder address) or a site's missing plan matters only to the
+//! answers that use it: each warning says what it is about (`Stake`), each
+//! command collects what its answer used (`Uses`), and `Uses::shows` is the
+//! one rule that joins the two. A leaf: it knows no scenario or policy.
+//!
+//! Registering a new warning: where the builder makes up a value, push
+//! `Warning::placeholder(addr, message)` (a made-up address; `addr` is the
+//! placeholder itself) or `Warning::plan(site, message)` onto
+//! `Scenario::warnings`. Nothing else is needed while the address reaches
+//! answers the way others do: as a flow's destination, a resolved address,
+//! a source after translation, a next hop, or inside a route or NSG rule
+//! prefix (see `policy::uses`); placeholders are taken from `PLACEHOLDERS`. `Warning::always` is for what concerns every
+//! answer.
+
+use ipnet::Ipv4Net;
+use std::net::Ipv4Addr;
+
+/// Where placeholder addresses come from: 198.18.0.0/15 (RFC 2544,
+/// benchmarking), which no real deployment hands out.
+pub const PLACEHOLDERS: Ipv4Net = match Ipv4Net::new(Ipv4Addr::new(198, 18, 0, 0), 15) {
+    Ok(n) => n,
+    Err(_) => panic!("a /15 is a valid prefix"),
+};
+
+/// What a warning is about, which decides when it is shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stake {
+    /// Every answer.
+    Always,
+    /// A value Azure assigns at deployment, stood in for by this address.
+    Placeholder(Ipv4Addr),
+    /// The plan kind of this site, assumed because the input has no plan
+    /// for it.
+    Plan(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub message: String,
+    pub stake: Stake,
+}
+
+impl Warning {
+    pub fn always(message: impl Into<String>) -> Warning {
+        Warning { message: message.into(), stake: Stake::Always }
+    }
+
+    pub fn placeholder(addr: Ipv4Addr, message: impl Into<String>) -> Warning {
+        Warning { message: message.into(), stake: Stake::Placeholder(addr) }
+    }
+
+    pub fn plan(site: &str, message: impl Into<String>) -> Warning {
+        Warning { message: message.into(), stake: Stake::Plan(site.to_string()) }
+    }
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// What a command's answer used: addresses and prefixes it printed or
+/// decided with, and the sites whose plan kind it depended on.
+#[derive(Debug, Clone, Default)]
+pub struct Uses {
+    nets: Vec<Ipv4Net>,
+    plans: Vec<String>,
+}
+
+impl Uses {
+    pub fn address(&mut self, a: Ipv4Addr) {
+        self.nets.push(Ipv4Net::from(a));
+    }
+
+    /// A prefix an answer shows: it uses the placeholders inside it only
+    /// when it lies inside `PLACEHOLDERS` (made from one), not when it
+    /// merely covers them (0.0.0.0/0, a private range).
+    pub fn net(&mut self, n: Ipv4Net) {
+        if PLACEHOLDERS.contains(&n) {
+            self.nets.push(n);
+        }
+    }
+
+    pub fn plan_of(&mut self, site: &str) {
+        if !self.plans.iter().any(|s| s.eq_ignore_ascii_case(site)) {
+            self.plans.push(site.to_string());
+        }
+    }
+
+    pub fn extend(&mut self, other: Uses) {
+        self.nets.extend(other.nets);
+        for p in other.plans {
+            self.plan_of(&p);
+        }
+    }
+
+    /// Whether `w` concerns this answer.
+    pub fn shows(&self, w: &Warning) -> bool {
+        match &w.stake {
+            Stake::Always => true,
+            Stake::Placeholder(a) => self.nets.iter().any(|n| n.contains(a)),
+            Stake::Plan(site) => self.plans.iter().any(|s| s.eq_ignore_ascii_case(site)),
+        }
+    }
+
+    /// The warnings of `all` this answer used, in their order.
+    pub fn shown<'a>(&'a self, all: &'a [Warning]) -> impl Iterator<Item = &'a Warning> + 'a {
+        all.iter().filter(|w| self.shows(w))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_placeholder_warning_is_shown_only_when_its_address_was_used() {
+        let a = Ipv4Addr::new(198, 18, 255, 1);
+        let w = Warning::placeholder(a, "x");
+        let mut u = Uses::default();
+        assert!(!u.shows(&w));
+        u.address(Ipv4Addr::new(198, 18, 255, 2));
+        assert!(!u.shows(&w));
+        u.net("0.0.0.0/0".parse().unwrap());
+        assert!(!u.shows(&w), "a prefix that merely covers the placeholder");
+        u.net("198.18.255.0/30".parse().unwrap());
+        assert!(u.shows(&w));
+        assert!(Uses::default().shows(&Warning::always("y")));
+        let mut p = Uses::default();
+        p.plan_of("App");
+        assert!(p.shows(&Warning::plan("app", "z")) && !p.shows(&Warning::plan("other", "z")));
+    }
+}
