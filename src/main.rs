@@ -5,10 +5,12 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use vnetlab_core::arm::DeployContext;
 use vnetlab_core::check;
 use vnetlab_core::conformance;
 use vnetlab_core::error::Error;
 use vnetlab_core::explain;
+use vnetlab_core::model::DeployValue;
 use vnetlab_core::policy::access::{parse_head, AccessPolicy};
 use vnetlab_core::policy::{Policy, PolicyOptions, Sender};
 use vnetlab_core::scenario::{self, Inputs};
@@ -106,7 +108,7 @@ enum Cmd {
     /// template when one is given (parameters, variables, user-defined functions), as `bicep console`
     /// does; EXPR may be given with or without its surrounding [...]. Exit 2 if one is invalid.
     #[command(after_help = "Examples:\n  vnetlab eval \"concat('a', 'b')\" \"[add(1, 2)]\"\n  \
-vnetlab eval -t azuredeploy.json -p appName=func1 \"variables('subnetName')\"")]
+vnetlab eval -t azuredeploy.json -p appName=func1 \"variables('subnetName')\"\n  vnetlab eval --location northeurope \"deployment().location\"")]
     Eval {
         /// ARM template whose parameters, variables and functions the expressions read.
         #[arg(short = 't', long = "template", value_name = "FILE")]
@@ -117,6 +119,8 @@ vnetlab eval -t azuredeploy.json -p appName=func1 \"variables('subnetName')\"")]
         /// Print each value as indented JSON.
         #[arg(long)]
         pretty: bool,
+        #[command(flatten)]
+        location: LocationArg,
         #[arg(required = true, value_name = "EXPR")]
         exprs: Vec<String>,
     },
@@ -217,9 +221,38 @@ struct InputArgs {
     /// The site's outbound addresses, comma-separated.
     #[arg(long = "outbound-ips", value_name = "A,B")]
     outbound_ips: Option<String>,
+    /// The real address of a value Azure knows only after deployment (reference(x).privateIPAddress, ...),
+    /// at the JSON path a warning names: [FILE:]JSONPATH=ADDRESS (repeatable).
+    #[arg(long = "deploy-value", value_name = "[FILE:]JSONPATH=ADDRESS")]
+    deploy_values: Vec<String>,
+    #[command(flatten)]
+    location: LocationArg,
     /// Let outbound TCP 25 reach the internet (Azure blocks it by default).
     #[arg(long = "allow-port-25")]
     allow_port_25: bool,
+}
+
+#[derive(Args, Clone, Default)]
+struct LocationArg {
+    /// The region you deploy to: deployment().location and resourceGroup().location (default westeurope).
+    #[arg(long, value_name = "REGION")]
+    location: Option<String>,
+}
+
+impl LocationArg {
+    /// The deployment context with the given region, if any.
+    fn context(&self) -> Result<DeployContext, Error> {
+        let mut ctx = DeployContext::default();
+        if let Some(l) = &self.location {
+            let l = l.trim();
+            if l.is_empty() {
+                return Err(Error::BadArgument("--location: expected a region name, e.g. westeurope".into()));
+            }
+            ctx.location = l.to_string();
+            ctx.location_given = true;
+        }
+        Ok(ctx)
+    }
 }
 
 /// The command line's inputs and policy options (no files: the embedded
@@ -230,8 +263,12 @@ fn inputs(a: &InputArgs) -> Result<(Inputs, PolicyOptions), Error> {
         params: a.params.clone(),
         param_files: a.parameter_files.clone(),
         service_tag_files: a.service_tags.clone(),
+        ctx: a.location.context()?,
         ..Default::default()
     };
+    for v in &a.deploy_values {
+        inputs.build.deploy_values.push(DeployValue::parse(v).map_err(Error::BadArgument)?);
+    }
     for p in &a.public_ips {
         inputs.build.public_ips.push(scenario::parse_name_addr(p, "--public-ip")?);
     }
@@ -353,9 +390,14 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Eval { template, params, pretty, exprs } => {
+        Cmd::Eval { template, params, pretty, location, exprs } => {
+            let ctx = location.context()?;
+            let lines = scenario::eval_expressions(&Disk, template.as_deref(), &params, &exprs, &ctx)?;
+            for w in ctx.take_warnings() {
+                eprintln!("warning: {w}");
+            }
             // Values before an invalid expression are printed; it ends the run.
-            for line in scenario::eval_expressions(&Disk, template.as_deref(), &params, &exprs)? {
+            for line in lines {
                 let line = line?;
                 let text = if pretty { serde_json::to_string_pretty(&line) } else { serde_json::to_string(&line) };
                 println!("{}", text.map_err(|e| Error::BadArgument(format!("cannot print the value: {e}")))?);

@@ -14,6 +14,7 @@ use crate::files::Files;
 use crate::model::{self, BuildOptions, Scenario};
 use crate::policy::tags::ServiceTags;
 use crate::policy::{Policy, PolicyOptions};
+use crate::warning::Warning;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -72,6 +73,7 @@ pub fn param_values(files: &dyn Files, inputs: &Inputs) -> Result<ParamValues, E
 /// a parameterised template combines with az output or TOML.
 pub fn load_resources(files: &dyn Files, inputs: &Inputs) -> Result<Vec<Resource>, Error> {
     let pv = param_values(files, inputs)?;
+    let ctx = deploy_context(inputs);
     let mut texts = Vec::with_capacity(inputs.files.len());
     for f in &inputs.files {
         let file = f.display().to_string();
@@ -83,16 +85,32 @@ pub fn load_resources(files: &dyn Files, inputs: &Inputs) -> Result<Vec<Resource
     let routed = route_params(&pv, &declared)?;
     let mut all = Vec::new();
     for ((file, text, _), pv) in texts.iter().zip(&routed) {
-        all.extend(arm::detect_and_load(text, file, pv, &inputs.ctx)?);
+        all.extend(arm::detect_and_load(text, file, pv, &ctx)?);
     }
     Ok(all)
 }
 
+/// The context the templates of `inputs` deploy in: `inputs.ctx`, and the
+/// public IP addresses the user gave, which `reference(pip).ipAddress`
+/// reads (sharing `inputs.ctx`'s notes).
+fn deploy_context(inputs: &Inputs) -> DeployContext {
+    let mut ctx = inputs.ctx.clone();
+    ctx.public_ips.extend(inputs.build.public_ips.iter().cloned());
+    ctx
+}
+
 /// `vnetlab eval`: the value of each expression, in the context of the
 /// template at `template` (read through `files`) with the `-p` values, or of
-/// none: one result per expression, an error naming the expression; the
-/// outer error is a template or `-p` value that cannot be read.
-pub fn eval_expressions(files: &dyn Files, template: Option<&Path>, params: &[String], exprs: &[String]) -> Result<Vec<Result<Value, Error>>, Error> {
+/// none, deployed in `ctx`: one result per expression, an error naming the
+/// expression; the outer error is a template or `-p` value that cannot be
+/// read. What only a default answered is noted in `ctx.notes`.
+pub fn eval_expressions(
+    files: &dyn Files,
+    template: Option<&Path>,
+    params: &[String],
+    exprs: &[String],
+    ctx: &DeployContext,
+) -> Result<Vec<Result<Value, Error>>, Error> {
     let (t, file) = match template {
         Some(p) => {
             let file = p.display().to_string();
@@ -106,8 +124,7 @@ pub fn eval_expressions(files: &dyn Files, template: Option<&Path>, params: &[St
         let (k, v) = arm::parse_param_assignment(p).map_err(|m| Error::BadArgument(format!("-p {p}: {m}")))?;
         pv.values.push((k, v, "-p".into()));
     }
-    let ctx = DeployContext::default();
-    Ok(exprs.iter().map(|e| arm::eval(t.as_ref(), &file, &pv, &ctx, e).map_err(|err| Error::BadArgument(format!("expression {e:?}: {err}")))).collect())
+    Ok(exprs.iter().map(|e| arm::eval(t.as_ref(), &file, &pv, ctx, e).map_err(|err| Error::BadArgument(format!("expression {e:?}: {err}")))).collect())
 }
 
 /// The top-level parameters a template input declares; `None` for inputs
@@ -183,11 +200,13 @@ pub fn route_params(pv: &ParamValues, declared: &[(&str, Option<&[String]>)]) ->
 pub fn load(files: &dyn Files, inputs: &Inputs) -> Result<Loaded, Error> {
     let mut loaded = if inputs.files.is_empty() {
         let pv = param_values(files, inputs)?;
-        load_case_setup(&default_case_value()?, Path::new(DEFAULT_CASE_NAME), files, &pv, &inputs.build, &inputs.ctx)?
+        load_case_setup(&default_case_value()?, Path::new(DEFAULT_CASE_NAME), files, &pv, &inputs.build, &deploy_context(inputs))?
     } else {
         let res = load_resources(files, inputs)?;
         Loaded { scenario: model::build_with(&res, &inputs.build)?, options: PolicyOptions::default() }
     };
+    // One warning for every read of what only a default answered.
+    loaded.scenario.warnings.extend(inputs.ctx.take_warnings().into_iter().map(Warning::always));
     loaded.options.service_tags.merge(&load_service_tags(files, &inputs.service_tag_files)?);
     Ok(loaded)
 }

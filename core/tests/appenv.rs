@@ -83,6 +83,7 @@ fn a_template_with_app_settings_gives_them_as_they_are_and_with_the_prefix() {
             subscription_id: "11111111-2222-3333-4444-555555555555".into(),
             resource_group: "rg-orders".into(),
             location: "northeurope".into(),
+            ..Default::default()
         },
         ..Default::default()
     };

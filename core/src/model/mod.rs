@@ -12,7 +12,7 @@ mod build;
 pub mod json;
 mod scenario;
 
-pub use build::{build, build_with, BuildOptions};
+pub use build::{build, build_with, BuildOptions, DeployValue};
 pub use scenario::{
     Access, AccessRule, AccessRules, AccessSource, AddrItem, Connection, Direction, DnsZone, FlexibleServer, LocalGateway, NatGateway, Nsg, NsgProtocol,
     Origin, PeerRemote, Peering, Plan, PlanKind, PrivateEndpoint, RouteAll, RoutePrefix, RouteTable, Scenario, SecurityRule, ServiceEndpoint, Site, SiteAccess,

@@ -53,6 +53,11 @@ pub trait Env {
     fn deployment_name(&self) -> String {
         "vnetlab".into()
     }
+    /// An expression read `deployment().location`: noted so that, without
+    /// `--location`, the user is told which region stood in.
+    fn note_deployment_location(&self) {
+        self.ctx().note_deployment_location("<expression>");
+    }
     /// The expansion's budget, charged with every value a function builds.
     fn budget(&self) -> Option<&Budget> {
         None
@@ -125,11 +130,17 @@ impl<'a> Evaluator<'a> {
             Expr::Int(i) => plain(Value::from(*i)),
             Expr::Member(base, name) => {
                 let b = self.eval(base)?;
+                if name.eq_ignore_ascii_case("location") && is_deployment_call(base) {
+                    self.env.note_deployment_location();
+                }
                 member(b, name)
             }
             Expr::Index(base, idx) => {
                 let b = self.eval(base)?;
                 let i = self.eval(idx)?;
+                if matches!(&i.v, Value::String(k) if k.eq_ignore_ascii_case("location")) && is_deployment_call(base) {
+                    self.env.note_deployment_location();
+                }
                 index(b, &i.v)
             }
             Expr::Call { name, args } => self.call(name, args),
@@ -228,7 +239,7 @@ impl<'a> Evaluator<'a> {
     #[inline(never)]
     fn call_deployment(&mut self, name: &str, args: &[Expr]) -> R<Val> {
         arity(name, args.len(), 0, 0)?;
-        Ok(Val { v: deployment_object(&self.env.deployment_name()), runtime: true })
+        Ok(Val { v: deployment_object(&self.env.deployment_name(), &self.env.ctx().location), runtime: true })
     }
 
     #[inline(never)]
@@ -459,9 +470,14 @@ fn lambda_misuse() -> R<Val> {
     err("a lambda can only be used as an argument of filter, map, reduce, sort, toObject or mapValues")
 }
 
+/// `deployment()` itself, whose `location` only a default may answer.
+fn is_deployment_call(e: &Expr) -> bool {
+    matches!(e, Expr::Call { name, .. } if name.eq_ignore_ascii_case("deployment"))
+}
+
 #[inline(never)]
-fn deployment_object(name: &str) -> Value {
-    serde_json::json!({"name": name, "properties": {"mode": "Incremental", "provisioningState": "Accepted"}})
+fn deployment_object(name: &str, location: &str) -> Value {
+    serde_json::json!({"name": name, "location": location, "properties": {"mode": "Incremental", "provisioningState": "Accepted"}})
 }
 
 /// What `listKeys()` and the other `list*` functions return offline.
@@ -503,10 +519,13 @@ impl Env for FunctionEnv<'_> {
     fn budget(&self) -> Option<&Budget> {
         self.outer.budget()
     }
+    fn note_deployment_location(&self) {
+        self.outer.note_deployment_location()
+    }
 }
 
 fn runtime_placeholder(name: &str) -> R<Val> {
-    Ok(Val { v: Value::String(format!("<runtime:{name}>")), runtime: true })
+    Ok(Val { v: Value::String(super::standins::runtime_placeholder(name)), runtime: true })
 }
 
 fn member(b: Val, name: &str) -> R<Val> {

@@ -375,10 +375,14 @@ impl Env for Scope<'_> {
         };
         // A resource that reads its own state reads what it was before.
         let body = if self.reads_itself(idx) { self.earlier_state(idx)? } else { self.body(idx).map_err(EvalError::At)? };
-        let id = self.instances.borrow()[idx].id.clone();
+        let (id, rtype, name) = {
+            let inst = &self.instances.borrow()[idx];
+            (inst.id.clone(), inst.rtype.clone(), inst.name.clone())
+        };
         let mut body = body;
         if let Some(Value::Object(props)) = body.get_mut("properties") {
             add_child_ids(props, &id);
+            add_public_ip(props, &rtype, &name, &self.ctx);
         }
         if full {
             Ok(body)
@@ -398,6 +402,24 @@ impl Env for Scope<'_> {
     fn deployment_name(&self) -> String {
         self.deployment_name.clone()
     }
+    fn note_deployment_location(&self) {
+        self.ctx.note_deployment_location(&self.file);
+    }
+}
+
+/// A public IP's `ipAddress` exists only after deployment: the one the user
+/// gave (`--public-ip NAME=ADDRESS`), else a placeholder naming the
+/// resource, so that the model builder gives it the address it gives the
+/// resource itself (`model::build::deploytime`).
+fn add_public_ip(props: &mut Map<String, Value>, rtype: &str, name: &str, ctx: &DeployContext) {
+    if !rtype.eq_ignore_ascii_case("Microsoft.Network/publicIPAddresses") || expr::lookup(props, "ipAddress").is_some() {
+        return;
+    }
+    let v = match ctx.public_ip(name) {
+        Some(a) => a.to_string(),
+        None => expr::public_ip_placeholder(name),
+    };
+    props.insert("ipAddress".into(), Value::String(v));
 }
 
 /// ARM's runtime gives each element of a child collection (`subnets`,

@@ -2,12 +2,14 @@
 //! user's `BuildOptions`, the lowercase resource type names, the
 //! (type, name) index, and reference resolution.
 
+use super::deploytime::{DeployTime, DeployValue};
 use crate::addr::{has_host_bits, parse_prefix};
 use crate::arm::resource::Resource;
 use crate::error::LoadError;
 use crate::model::json::At;
 use crate::model::scenario::{Origin, Scenario, SubnetRef};
 use ipnet::Ipv4Net;
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 
@@ -18,6 +20,9 @@ pub struct BuildOptions {
     pub public_ips: Vec<(String, Ipv4Addr)>,
     /// `--outbound-ips`: the site's outbound addresses.
     pub outbound_ips: Vec<Ipv4Addr>,
+    /// `--deploy-value`: real addresses of deploy-time values, by the JSON
+    /// path where the builder needs them.
+    pub deploy_values: Vec<DeployValue>,
 }
 
 pub(super) use crate::arm::expr::parse_resource_id as parse_id;
@@ -95,6 +100,9 @@ pub(super) struct Builder<'r> {
     /// Full subnet id (lowercase) -> subnet: an id naming a subscription and
     /// resource group picks that VNet over a same-named one elsewhere.
     pub(super) subnet_by_id: HashMap<String, SubnetRef>,
+    /// Deploy-time values: synthetic addresses and their warnings. In a
+    /// cell: the passes read them inside closures that borrow the builder.
+    pub(super) deploy: RefCell<DeployTime>,
 }
 
 pub(super) fn ty(r: &Resource) -> String {

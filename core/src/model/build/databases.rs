@@ -3,7 +3,6 @@
 //! and the A record it writes in the server's private DNS zone.
 
 use super::builder::{origin, Builder, T_ZONE};
-use super::endpoints::first_free;
 use crate::error::LoadError;
 use crate::model::json::At;
 use crate::model::scenario::{FlexibleServer, SubnetRef};
@@ -56,7 +55,7 @@ impl Builder<'_> {
         // kept out all the same.
         let mut used: Vec<Ipv4Addr> = self.sc.private_endpoints.iter().map(|p| p.ip).collect();
         for s in &mut servers {
-            let Some(a) = first_free(&self.sc.subnet(s.subnet).prefixes[0], &used) else {
+            let Some(a) = self.first_free(&self.sc.subnet(s.subnet).prefixes[0], &used) else {
                 return Err(LoadError::new(
                     &s.origin.file,
                     &s.origin.path,

@@ -2,22 +2,24 @@
 //! addresses and the A records their zone groups register.
 
 use super::builder::{key, leaf, origin, parse_id, Builder, T_PE, T_PE_ZG, T_VNET, T_ZONE, T_ZONE_A, T_ZONE_CNAME, T_ZONE_LINK};
+use super::deploytime::Need;
 use crate::error::LoadError;
 use crate::model::scenario::{slot_of_group, DnsZone, PrivateEndpoint, ZoneLink};
 use ipnet::Ipv4Net;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-/// The first assignable address of `net` (Azure keeps the first four and
-/// the last) that is not in `used`: how Azure places what the input gives
-/// no address for, in template order.
-pub(super) fn first_free(net: &Ipv4Net, used: &[Ipv4Addr]) -> Option<Ipv4Addr> {
-    let first = u32::from(net.network()).saturating_add(4);
-    let last = u32::from(net.broadcast()).saturating_sub(1);
-    (first..=last).map(Ipv4Addr::from).find(|a| !used.contains(a))
-}
-
 impl Builder<'_> {
+    /// The first assignable address of `net` (Azure keeps the first four and
+    /// the last) that is not in `used` nor a synthetic deploy-time address:
+    /// how Azure places what the input gives no address for, in template order.
+    pub(super) fn first_free(&self, net: &Ipv4Net, used: &[Ipv4Addr]) -> Option<Ipv4Addr> {
+        let first = u32::from(net.network()).saturating_add(4);
+        let last = u32::from(net.broadcast()).saturating_sub(1);
+        let deploy = self.deploy.borrow();
+        (first..=last).map(Ipv4Addr::from).find(|a| !used.contains(a) && !deploy.is_synthetic(*a))
+    }
+
     pub(super) fn zones(&mut self) -> Result<(), LoadError> {
         for r in self.of(T_ZONE) {
             self.index.insert(key(T_ZONE, &r.name), self.sc.dns_zones.len());
@@ -36,7 +38,11 @@ impl Builder<'_> {
             if let Some(res) = at.with("properties", |p| {
                 p.each("aRecords", |a| {
                     let s = a.str("ipv4Address")?;
-                    addrs.push(s.parse::<Ipv4Addr>().map_err(|_| a.err(format!("ipv4Address '{s}' is not an IPv4 address")))?);
+                    let addr = match self.deploy_addr(a.file, &format!("{}.ipv4Address", a.path()), s, Need::ByName)? {
+                        Some(x) => x,
+                        None => s.parse::<Ipv4Addr>().map_err(|_| a.err(format!("ipv4Address '{s}' is not an IPv4 address")))?,
+                    };
+                    addrs.push(addr);
                     Ok(())
                 })
             }) {
@@ -99,7 +105,11 @@ impl Builder<'_> {
                 let mut ip = None;
                 p.each("ipConfigurations", |c| {
                     if let Some(s) = c.with("properties", |cp| cp.opt_str("privateIPAddress")).transpose()?.flatten() {
-                        ip = Some(s.parse::<Ipv4Addr>().map_err(|_| c.err(format!("privateIPAddress '{s}' is not an IPv4 address")))?);
+                        let path = format!("{}.properties.privateIPAddress", c.path());
+                        ip = match self.deploy_optional(c.file, &path, s, "the endpoint takes the first free address of its subnet, as without a static one") {
+                            Some(given) => given,
+                            None => Some(s.parse::<Ipv4Addr>().map_err(|_| c.err(format!("privateIPAddress '{s}' is not an IPv4 address")))?),
+                        };
                     }
                     Ok(())
                 })?;
@@ -130,7 +140,7 @@ impl Builder<'_> {
         // assignable address of their subnet, in template order.
         let mut used: Vec<Ipv4Addr> = pes.iter().filter(|p| p.ip_static).map(|p| p.ip).collect();
         for pe in pes.iter_mut().filter(|p| !p.ip_static) {
-            let Some(a) = first_free(&self.sc.subnet(pe.subnet).prefixes[0], &used) else {
+            let Some(a) = self.first_free(&self.sc.subnet(pe.subnet).prefixes[0], &used) else {
                 return Err(LoadError::new(
                     &pe.origin.file,
                     &pe.origin.path,

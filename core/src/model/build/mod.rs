@@ -5,23 +5,29 @@
 //! resource group) picks that VNet over a same-named one elsewhere. A
 //! reference to a network object that is not in the input is an error: it
 //! would otherwise silently change what is allowed. Values that Azure only
-//! knows after deployment (public IP addresses, a site's outbound addresses)
-//! get deterministic synthetic addresses and a warning, unless given.
+//! knows after deployment (public IP addresses, a site's outbound addresses,
+//! runtime placeholders where an address is needed) get deterministic
+//! synthetic addresses and a warning, unless given (`deploytime`).
 
 mod builder;
 mod databases;
+mod deploytime;
 mod endpoints;
 mod network;
+mod placeholders;
 mod routing;
 mod security;
 mod sites;
 
 pub use builder::BuildOptions;
+pub use deploytime::DeployValue;
 
 use crate::arm::resource::Resource;
 use crate::error::LoadError;
 use crate::model::scenario::Scenario;
 use builder::Builder;
+use deploytime::DeployTime;
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 pub fn build(resources: &[Resource]) -> Result<Scenario, LoadError> {
@@ -29,11 +35,15 @@ pub fn build(resources: &[Resource]) -> Result<Scenario, LoadError> {
 }
 
 pub fn build_with(resources: &[Resource], opts: &BuildOptions) -> Result<Scenario, LoadError> {
-    let mut b = Builder { res: resources, opts, sc: Scenario::default(), index: HashMap::new(), subnet_index: HashMap::new(), subnet_by_id: HashMap::new() };
+    let given = opts.public_ips.iter().map(|(_, a)| *a).chain(opts.outbound_ips.iter().copied()).chain(opts.deploy_values.iter().map(|v| v.addr));
+    let deploy = RefCell::new(DeployTime::new(resources, given, placeholders::first_vnet_prefix(resources)));
+    let mut b =
+        Builder { res: resources, opts, sc: Scenario::default(), index: HashMap::new(), subnet_index: HashMap::new(), subnet_by_id: HashMap::new(), deploy };
     b.sc.resources = resources.iter().map(|r| (r.rtype.clone(), r.name.clone())).collect();
+    // Public IPs first: a placeholder for one's address elsewhere reads it.
+    b.nat_gateways()?;
     b.nsgs()?;
     b.route_tables()?;
-    b.nat_gateways()?;
     b.vnets()?;
     b.peerings()?;
     b.plans()?;
@@ -42,6 +52,10 @@ pub fn build_with(resources: &[Resource], opts: &BuildOptions) -> Result<Scenari
     b.flexible_servers()?;
     b.sites()?;
     b.gateways()?;
+    let unmatched = b.unmatched_deploy_values();
+    let deploy = b.deploy.into_inner();
+    b.sc.warnings.extend(deploy.warnings);
+    b.sc.warnings.extend(unmatched);
     Ok(b.sc)
 }
 

@@ -2,6 +2,7 @@
 //! table, NAT gateway, service endpoints and delegations) and peerings.
 
 use super::builder::{key, leaf, origin, over_limit, parse_id, strict_prefix, Builder, MAX_SUBNETS_PER_VNET, T_NAT, T_NSG, T_PEERING, T_RT, T_SUBNET, T_VNET};
+use super::deploytime::Need;
 use crate::error::LoadError;
 use crate::model::json::At;
 use crate::model::scenario::{Origin, PeerRemote, Peering, ServiceEndpoint, Subnet, Vnet};
@@ -32,8 +33,11 @@ impl Builder<'_> {
                 })
                 .transpose()?;
                 p.with("dhcpOptions", |d| -> Result<(), LoadError> {
-                    for s in d.str_list("dnsServers")? {
-                        let ip = s.parse().map_err(|_| d.err(format!("dnsServers: '{s}' is not an IPv4 address")))?;
+                    for (i, s) in d.str_list("dnsServers")?.iter().enumerate() {
+                        let ip = match self.deploy_addr(d.file, &format!("{}.dnsServers[{i}]", d.path()), s, Need::Private)? {
+                            Some(a) => a,
+                            None => s.parse().map_err(|_| d.err(format!("dnsServers: '{s}' is not an IPv4 address")))?,
+                        };
                         vnet.dns_servers.push(ip);
                     }
                     Ok(())

@@ -5,7 +5,9 @@ use super::builder::{
     key, leaf, merge_by_name, origin, over_limit, parse_id, strict_prefix, Builder, MAX_ROUTES_PER_TABLE, T_CONN, T_LNG, T_NAT, T_PIP, T_PIP_PREFIX, T_RT,
     T_RT_ROUTE, T_VNG,
 };
+use super::deploytime::{Need, Pool};
 use crate::addr::{has_host_bits, parse_prefix};
+use crate::arm::expr::placeholder;
 use crate::decision::NextHopType;
 use crate::error::LoadError;
 use crate::model::json::At;
@@ -24,7 +26,7 @@ impl Builder<'_> {
             if let Some(res) = at.with("properties", |p| -> Result<(), LoadError> {
                 disable = p.opt_bool("disableBgpRoutePropagation")?.unwrap_or(false);
                 p.each("routes", |route| {
-                    routes.push(parse_route(&route, None)?);
+                    routes.push(parse_route(self, &route, None)?);
                     Ok(())
                 })
             }) {
@@ -36,7 +38,7 @@ impl Builder<'_> {
         let mut separate: Vec<Vec<UserRoute>> = vec![Vec::new(); self.sc.route_tables.len()];
         for r in self.of(T_RT_ROUTE) {
             let rt = self.parent_index(r, T_RT, "route table")?;
-            separate[rt].push(parse_route(&Self::at(r), Some(leaf(&r.name)))?);
+            separate[rt].push(parse_route(self, &Self::at(r), Some(leaf(&r.name)))?);
         }
         for (table, routes) in self.sc.route_tables.iter_mut().zip(separate) {
             merge_by_name(&mut table.routes, routes, |x| &x.name);
@@ -50,13 +52,13 @@ impl Builder<'_> {
     pub(super) fn nat_gateways(&mut self) -> Result<(), LoadError> {
         // Public addresses: given in the resource, by --public-ip, or synthetic.
         let mut pips: HashMap<(String, String), Vec<Ipv4Addr>> = HashMap::new();
-        let mut synthetic = 0u8;
         for (t, is_prefix) in [(T_PIP, false), (T_PIP_PREFIX, true)] {
             for r in self.of(t) {
                 let at = Self::at(r);
                 let field = if is_prefix { "ipPrefix" } else { "ipAddress" };
                 let given = self.opts.public_ips.iter().find(|(n, _)| n.eq_ignore_ascii_case(&r.name)).map(|x| x.1);
-                let stated = at.with("properties", |p| p.opt_str(field)).transpose()?.flatten();
+                // A placeholder (from a module's output) states nothing.
+                let stated = at.with("properties", |p| p.opt_str(field)).transpose()?.flatten().filter(|s| placeholder(s).is_none());
                 let addrs = if let Some(a) = given {
                     vec![a]
                 } else if let Some(s) = stated {
@@ -65,8 +67,13 @@ impl Builder<'_> {
                     // gateway's first public address").
                     vec![net.network()]
                 } else {
-                    synthetic = synthetic.saturating_add(1);
-                    let a = Ipv4Addr::new(198, 18, 254, synthetic);
+                    let a = self.deploy.get_mut().public(Pool::PublicIp).ok_or_else(|| {
+                        LoadError::new(
+                            &r.file,
+                            &r.path,
+                            format!("public IP '{}': no synthetic address is left; give one with --public-ip {}=ADDR", r.name, r.name),
+                        )
+                    })?;
                     self.sc.warnings.push(Warning::placeholder(
                         a,
                         format!(
@@ -76,6 +83,9 @@ impl Builder<'_> {
                     ));
                     vec![a]
                 };
+                if !is_prefix {
+                    self.deploy.get_mut().public_ips.insert(r.name.to_ascii_lowercase(), addrs[0]);
+                }
                 pips.insert(key(t, &r.name), addrs);
             }
         }
@@ -177,7 +187,7 @@ impl Builder<'_> {
     }
 }
 
-fn parse_route(at: &At<'_>, name: Option<&str>) -> Result<UserRoute, LoadError> {
+fn parse_route(b: &Builder<'_>, at: &At<'_>, name: Option<&str>) -> Result<UserRoute, LoadError> {
     let name = match name {
         Some(n) => n.to_string(),
         None => at.str("name")?.to_string(),
@@ -210,10 +220,12 @@ fn parse_route(at: &At<'_>, name: Option<&str>) -> Result<UserRoute, LoadError> 
                 )
             }
         };
+        let ip_path = format!("{}.nextHopIpAddress", p.path());
         let ip = match p.opt_str("nextHopIpAddress")? {
-            Some(s) if !s.is_empty() => Some(
-                s.parse::<Ipv4Addr>().map_err(|_| LoadError::new(p.file, format!("{}.nextHopIpAddress", p.path()), format!("'{s}' is not an IPv4 address")))?,
-            ),
+            Some(s) if !s.is_empty() => Some(match b.deploy_addr(p.file, &ip_path, s, Need::Private)? {
+                Some(a) => a,
+                None => s.parse::<Ipv4Addr>().map_err(|_| LoadError::new(p.file, &ip_path, format!("'{s}' is not an IPv4 address")))?,
+            }),
             _ => None,
         };
         match (next_hop, ip) {

@@ -2,6 +2,7 @@
 //! addresses, ports and priorities.
 
 use super::builder::{key, leaf, merge_by_name, origin, over_limit, Builder, MAX_RULES_PER_NSG, T_NSG, T_NSG_RULE};
+use super::deploytime::Need;
 use crate::addr::parse_prefix;
 use crate::error::LoadError;
 use crate::model::json::At;
@@ -16,7 +17,7 @@ impl Builder<'_> {
             let mut rules = Vec::new();
             at.with("properties", |p| {
                 p.each("securityRules", |rule| {
-                    rules.push(parse_rule(&rule, None)?);
+                    rules.push(parse_rule(self, &rule, None)?);
                     Ok(())
                 })
             })
@@ -28,7 +29,7 @@ impl Builder<'_> {
         for r in self.of(T_NSG_RULE) {
             let at = Self::at(r);
             let nsg = self.parent_index(r, T_NSG, "network security group")?;
-            separate[nsg].push(parse_rule(&at, Some(leaf(&r.name)))?);
+            separate[nsg].push(parse_rule(self, &at, Some(leaf(&r.name)))?);
         }
         for (nsg, rules) in self.sc.nsgs.iter_mut().zip(separate) {
             // A separate rule resource replaces an inline rule of the same name.
@@ -103,11 +104,13 @@ pub(crate) fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
     }
 }
 
-fn parse_addrs(at: &At<'_>, single: &str, plural: &str, has_asgs: bool) -> Result<Vec<AddrItem>, LoadError> {
+fn parse_addrs(b: &Builder<'_>, at: &At<'_>, single: &str, plural: &str, has_asgs: bool) -> Result<Vec<AddrItem>, LoadError> {
     let mut out = Vec::new();
     let mut push = |s: &str, path: String| -> Result<(), LoadError> {
         let t = s.trim();
-        let item = if t == "*" || t.eq_ignore_ascii_case("any") || t == "0.0.0.0/0" {
+        let item = if let Some(net) = b.deploy_prefix(at.file, &path, t, Need::ByName)? {
+            AddrItem::Prefix(net)
+        } else if t == "*" || t.eq_ignore_ascii_case("any") || t == "0.0.0.0/0" {
             AddrItem::Any
         } else if t.chars().next().is_some_and(|c| c.is_ascii_digit()) {
             let net = parse_prefix(t).map_err(|m| LoadError::new(at.file, &path, m))?;
@@ -132,7 +135,7 @@ fn parse_addrs(at: &At<'_>, single: &str, plural: &str, has_asgs: bool) -> Resul
     Ok(out)
 }
 
-fn parse_rule(at: &At<'_>, name: Option<&str>) -> Result<SecurityRule, LoadError> {
+fn parse_rule(b: &Builder<'_>, at: &At<'_>, name: Option<&str>) -> Result<SecurityRule, LoadError> {
     let name = match name {
         Some(n) => n.to_string(),
         None => at.str("name")?.to_string(),
@@ -179,9 +182,9 @@ fn parse_rule(at: &At<'_>, name: Option<&str>) -> Result<SecurityRule, LoadError
             direction,
             access,
             protocol,
-            source: parse_addrs(&p, "sourceAddressPrefix", "sourceAddressPrefixes", src_asg)?,
+            source: parse_addrs(b, &p, "sourceAddressPrefix", "sourceAddressPrefixes", src_asg)?,
             source_ports: parse_ports(&p, "sourcePortRange", "sourcePortRanges", ports_needed)?,
-            destination: parse_addrs(&p, "destinationAddressPrefix", "destinationAddressPrefixes", dst_asg)?,
+            destination: parse_addrs(b, &p, "destinationAddressPrefix", "destinationAddressPrefixes", dst_asg)?,
             destination_ports: parse_ports(&p, "destinationPortRange", "destinationPortRanges", ports_needed)?,
             uses_asgs: src_asg || dst_asg,
             default: false,

@@ -3,14 +3,15 @@
 //! restrictions (fact sheet 13.2) as the input states them.
 
 use super::builder::{key, leaf, origin, parent, parse_id, ty, Builder, T_PLAN, T_SITE, T_SITE_CONFIG, T_SITE_NETCFG, T_SLOT, T_SLOT_CONFIG, T_SLOT_NETCFG};
+use super::deploytime::{Need, Pool};
 use crate::addr::parse_prefix;
+use crate::arm::expr::placeholder;
 use crate::error::LoadError;
 use crate::model::json::At;
 use crate::model::scenario::{slot_of_group, Access, AccessRule, AccessRules, AccessSource, AddrItem, Plan, PlanKind, RouteAll, Site, SiteAccess};
 use crate::warning::Warning;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
 
 impl Builder<'_> {
     pub(super) fn plans(&mut self) -> Result<(), LoadError> {
@@ -47,7 +48,6 @@ impl Builder<'_> {
     /// and settings: a slot inherits none of them from the production site
     /// (README, "Behaviour choices"), only its plan when it names none.
     pub(super) fn sites(&mut self) -> Result<(), LoadError> {
-        let mut synthetic = 0u8;
         let all: Vec<_> = self.of(T_SITE).chain(self.of(T_SLOT)).collect();
         for r in all {
             let is_slot = ty(r) == T_SLOT;
@@ -108,14 +108,15 @@ impl Builder<'_> {
                 if let Some(v) = public_access(&p)? {
                     public = Some((v, "properties.publicNetworkAccess".into()));
                 }
-                if let Some(s) = p.opt_str("outboundIpAddresses")? {
+                // A placeholder (from a module's output) states nothing.
+                if let Some(s) = p.opt_str("outboundIpAddresses")?.filter(|s| placeholder(s).is_none()) {
                     for part in s.split(',').map(str::trim).filter(|x| !x.is_empty()) {
                         site.outbound_ips.push(part.parse().map_err(|_| p.err(format!("outboundIpAddresses: '{part}' is not an IPv4 address")))?);
                     }
                 }
                 p.with("siteConfig", |sc| -> Result<(), LoadError> {
                     site_config = sc.opt_bool("vnetRouteAllEnabled")?;
-                    read_access(&sc, &mut site.access)?;
+                    read_access(self, &sc, &mut site.access)?;
                     if let (None, Some(v)) = (&public, public_access(&sc)?) {
                         public = Some((v, "properties.siteConfig.publicNetworkAccess".into()));
                     }
@@ -142,7 +143,7 @@ impl Builder<'_> {
                         if let Some(v) = cat.with("properties", |p| p.opt_bool("vnetRouteAllEnabled")).transpose()?.flatten() {
                             site_config = Some(v);
                         }
-                        cat.with("properties", |p| read_access(&p, &mut site.access)).transpose()?;
+                        cat.with("properties", |p| read_access(self, &p, &mut site.access)).transpose()?;
                     }
                     (T_SITE_CONFIG | T_SLOT_CONFIG, "appsettings") => {
                         if let Some(Value::Object(m)) = cat.raw("properties") {
@@ -202,8 +203,9 @@ impl Builder<'_> {
             if !self.opts.outbound_ips.is_empty() {
                 site.outbound_ips = self.opts.outbound_ips.clone();
             } else if site.outbound_ips.is_empty() {
-                synthetic = synthetic.saturating_add(1);
-                let a = Ipv4Addr::new(198, 18, 255, synthetic);
+                let a = self.deploy.get_mut().public(Pool::Outbound).ok_or_else(|| {
+                    LoadError::new(&r.file, &r.path, format!("site '{}': no synthetic outbound address is left; give them with --outbound-ips", r.name))
+                })?;
                 site.outbound_ips.push(a);
                 site.outbound_ips_synthetic = true;
                 self.sc.warnings.push(Warning::placeholder(
@@ -240,12 +242,12 @@ fn public_access(p: &At<'_>) -> Result<Option<bool>, LoadError> {
 
 /// The access restriction settings of a `siteConfig` (or of a `sites/config`
 /// `web` child's properties); a later source overrides what it states.
-fn read_access(sc: &At<'_>, acc: &mut SiteAccess) -> Result<(), LoadError> {
+fn read_access(b: &Builder<'_>, sc: &At<'_>, acc: &mut SiteAccess) -> Result<(), LoadError> {
     if sc.has("ipSecurityRestrictions") {
-        acc.main = read_rules(sc, "ipSecurityRestrictions")?;
+        acc.main = read_rules(b, sc, "ipSecurityRestrictions")?;
     }
     if sc.has("scmIpSecurityRestrictions") {
-        acc.scm = read_rules(sc, "scmIpSecurityRestrictions")?;
+        acc.scm = read_rules(b, sc, "scmIpSecurityRestrictions")?;
     }
     for (key, list) in [("ipSecurityRestrictionsDefaultAction", &mut acc.main), ("scmIpSecurityRestrictionsDefaultAction", &mut acc.scm)] {
         if let Some(v) = sc.opt_str(key)? {
@@ -276,7 +278,7 @@ const ACCESS_HEADERS: [&str; 4] = ["x-forwarded-for", "x-forwarded-host", "x-azu
 /// Priority of the exported default-action pseudo-rule.
 const PSEUDO_PRIORITY: u64 = 2_147_483_647;
 
-fn read_rules(sc: &At<'_>, key: &str) -> Result<AccessRules, LoadError> {
+fn read_rules(b: &Builder<'_>, sc: &At<'_>, key: &str) -> Result<AccessRules, LoadError> {
     let mut out = AccessRules::default();
     let mut index = 0usize;
     sc.each(key, |r| {
@@ -324,7 +326,7 @@ fn read_rules(sc: &At<'_>, key: &str) -> Result<AccessRules, LoadError> {
             (None, Some(s)) => AccessSource::Subnet(s.to_string()),
             (Some(ip), None) => {
                 let tagged = r.opt_str("tag")?.is_some_and(|t| t.eq_ignore_ascii_case("ServiceTag"));
-                AccessSource::Addresses(parse_sources(ip, tagged, &r)?)
+                AccessSource::Addresses(parse_sources(b, ip, tagged, &r)?)
             }
         };
         out.rules.push(AccessRule {
@@ -341,7 +343,7 @@ fn read_rules(sc: &At<'_>, key: &str) -> Result<AccessRules, LoadError> {
 }
 
 /// `ipAddress`: up to 8 comma-separated prefixes (or tags with `tag: ServiceTag`).
-fn parse_sources(ip: &str, tagged: bool, r: &At<'_>) -> Result<Vec<AddrItem>, LoadError> {
+fn parse_sources(b: &Builder<'_>, ip: &str, tagged: bool, r: &At<'_>) -> Result<Vec<AddrItem>, LoadError> {
     let path = format!("{}.ipAddress", r.path());
     let parts: Vec<&str> = ip.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
     if parts.is_empty() || parts.len() > 8 {
@@ -349,7 +351,9 @@ fn parse_sources(ip: &str, tagged: bool, r: &At<'_>) -> Result<Vec<AddrItem>, Lo
     }
     let mut out = Vec::new();
     for p in parts {
-        if tagged {
+        if let Some(net) = b.deploy_prefix(r.file, &path, p, Need::ByName)? {
+            out.push(AddrItem::Prefix(net));
+        } else if tagged {
             out.push(AddrItem::Tag(p.to_string()));
         } else if p.eq_ignore_ascii_case("Any") {
             out.push(AddrItem::Any);
