@@ -68,6 +68,14 @@ fn private_webapp_with_app_gateway_and_apim() {
     // subnets only: the integration subnet has none.
     assert!(p.nsg().is_none());
     assert!(explain::rules_text(&p).starts_with("No NSG on "));
+    // Routes: the VNet's /20, one /32 per private endpoint (the site's own
+    // and the Key Vault's, in the 10.0.4.0/24 endpoint subnet), and the
+    // system defaults; no route table.
+    let routes = explain::routes_text(&p);
+    for (prefix, hop) in [("10.0.0.0/20", "VnetLocal"), ("10.0.4.4/32", "InterfaceEndpoint"), ("10.0.4.5/32", "InterfaceEndpoint"), ("0.0.0.0/0", "Internet")] {
+        assert!(routes.lines().any(|l| l.contains(" Active ") && l.contains(prefix) && l.contains(hop)), "{prefix} -> {hop} missing:\n{routes}");
+    }
+    assert!(!routes.contains("User "), "no route table in this template:\n{routes}");
     // The private zone contoso.example is linked to the VNet; its A records
     // hold the API Management service's private address (deploy-time value).
     let o = check::evaluate(&p, &parse_flow("tcp api.contoso.example:443").expect("flow"));
