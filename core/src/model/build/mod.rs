@@ -1,8 +1,8 @@
 //! From the flat list of concrete resources to a checked `Scenario`.
 //!
-//! References (`{"id": ...}`) resolve by resource type and name (FORMAT.md,
-//! "Loading"); a subnet id that matches a VNet's full id (subscription,
-//! resource group) picks that VNet over a same-named one elsewhere. A
+//! References (`{"id": ...}`) resolve by full id (subscription, resource
+//! group, type, name), else by type and name when that is unique (FORMAT.md,
+//! "Loading"), so same-named resources in two resource groups stay apart. A
 //! reference to a network object that is not in the input is an error: it
 //! would otherwise silently change what is allowed. Values that Azure only
 //! knows after deployment (public IP addresses, a site's outbound addresses)
@@ -11,6 +11,7 @@
 mod builder;
 mod endpoints;
 mod network;
+mod refs;
 mod routing;
 mod security;
 mod sites;
@@ -21,14 +22,13 @@ use crate::arm::resource::Resource;
 use crate::error::LoadError;
 use crate::model::scenario::Scenario;
 use builder::Builder;
-use std::collections::HashMap;
 
 pub fn build(resources: &[Resource]) -> Result<Scenario, LoadError> {
     build_with(resources, &BuildOptions::default())
 }
 
 pub fn build_with(resources: &[Resource], opts: &BuildOptions) -> Result<Scenario, LoadError> {
-    let mut b = Builder { res: resources, opts, sc: Scenario::default(), index: HashMap::new(), subnet_index: HashMap::new(), subnet_by_id: HashMap::new() };
+    let mut b = Builder { res: resources, opts, sc: Scenario::default(), index: Default::default(), subnets: Default::default() };
     b.sc.resources = resources.iter().map(|r| (r.rtype.clone(), r.name.clone())).collect();
     b.nsgs()?;
     b.route_tables()?;
