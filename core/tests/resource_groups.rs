@@ -236,18 +236,29 @@ fn a_site_setting_child_applies_to_the_site_its_id_names() {
 
 #[test]
 fn an_id_naming_neither_of_two_same_named_resources_is_an_error_naming_the_path() {
+    let site = |rg: &str| {
+        res(
+            "rg-app",
+            "Microsoft.Web/sites",
+            "app",
+            json!({"properties": {"virtualNetworkSubnetId": id(rg, "Microsoft.Network/virtualNetworks/subnets", "vnet/s")}}),
+        )
+    };
     let mut input = two_vnets();
-    input.push(res(
-        "rg-app",
-        "Microsoft.Web/sites",
-        "app",
-        json!({"properties": {"virtualNetworkSubnetId": id("rg-c", "Microsoft.Network/virtualNetworks/subnets", "vnet/s")}}),
-    ));
+    input.push(site("rg-c"));
     let e = model::build(&input).err().map(|e| e.to_string()).unwrap_or_default();
-    assert!(e.contains("ambiguous") && e.contains("rg-a, rg-b") && e.contains("virtualNetworkSubnetId"), "{e}");
-    // With one VNet of that name, the reference resolves by type and name
-    // (FORMAT.md, "Loading"), whatever group the id names.
+    assert!(e.contains("rg-a, rg-b") && e.contains("'rg-c'") && e.contains("virtualNetworkSubnetId"), "{e}");
+    // One VNet of that name, in another group: still not the one named.
     input.remove(1);
-    let sc = build(&input);
-    assert!(sc.sites[0].integration.is_some());
+    let e = model::build(&input).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("only in resource group(s) rg-a") && e.contains("virtualNetworkSubnetId"), "{e}");
+    // The same group under any subscription is the one named (FORMAT.md:
+    // references resolve by type and name).
+    input.pop();
+    input.push(site("rg-a").clone());
+    let last = input.len() - 1;
+    let other_sub = id("rg-a", "Microsoft.Network/virtualNetworks/subnets", "vnet/s")
+        .replace("00000000-0000-0000-0000-000000000000", "11111111-1111-1111-1111-111111111111");
+    input[last].body = json!({"properties": {"virtualNetworkSubnetId": other_sub}});
+    assert!(build(&input).sites[0].integration.is_some());
 }

@@ -1,6 +1,7 @@
 //! Nested deployments (`Microsoft.Resources/deployments` with an inline
 //! template, inner or outer expression scope) and template outputs.
 
+use super::external::External;
 use super::input::parameter_values_from_object;
 use super::limits::check_sections;
 use super::names::{child_path, obj_get};
@@ -18,21 +19,23 @@ const MAX_NESTING: usize = 10;
 /// Expands a template; with `with_outputs`, also evaluates its `outputs`
 /// (a nested deployment's outputs are what `reference(deployment).outputs`
 /// reads; the top-level template's outputs are of no use here). `budget`
-/// is shared with every nested deployment; `name` is a nested deployment's
-/// own name, what `deployment().name` gives inside it.
-pub(super) fn expand_at(
-    template: &Value,
+/// and `external` (other inputs' resources) are shared with every nested
+/// deployment; `name` is a nested deployment's own name, what
+/// `deployment().name` gives inside it.
+pub(super) fn expand_at<'t>(
+    template: &'t Value,
     file: &str,
     params: &ParamValues,
     ctx: &DeployContext,
     base: &str,
-    (depth, budget, name): (usize, Rc<Budget>, Option<&str>),
+    (depth, budget, name, external): (usize, Rc<Budget>, Option<&str>, Option<&'t External>),
     with_outputs: bool,
 ) -> Result<(Vec<Resource>, Value), LoadError> {
     if depth > MAX_NESTING {
         return Err(LoadError::new(file, base, "nested deployments are nested too deeply"));
     }
     let mut scope = Scope::new(template, file, params, ctx, base, depth, budget)?;
+    scope.external = external;
     // `deployment().name` inside a nested deployment is its own name.
     if let Some(n) = name {
         scope.deployment_name = n.to_string();
@@ -172,7 +175,8 @@ impl<'t> Scope<'t> {
             } else {
                 inner
             };
-            let (resources, outputs) = expand_at(template, &self.file, &pv, &ctx, &tpath, (self.depth + 1, self.budget.clone(), Some(name)), true)?;
+            let (resources, outputs) =
+                expand_at(template, &self.file, &pv, &ctx, &tpath, (self.depth + 1, self.budget.clone(), Some(name), self.external), true)?;
             self.nested.borrow_mut().insert(idx, resources);
             outputs
         } else {

@@ -3,6 +3,7 @@
 //! `reference()`), cycle detection, and evaluation of JSON trees with
 //! property-level `copy`.
 
+use super::external::External;
 use super::limits::{check_sections, too_many_resources, MAX_COPY, MAX_RESOURCES};
 use super::names::{child_path, obj_get};
 use crate::arm::deploy::{DeployContext, ParamValues};
@@ -28,6 +29,8 @@ pub(super) struct Instance<'t> {
     pub(super) path: String,
     /// A `Microsoft.Resources/deployments` (its body is its outputs).
     pub(super) deployment: bool,
+    /// A Bicep `existing` resource: declared elsewhere, read, not deployed.
+    pub(super) existing: bool,
 }
 
 /// What the expansion emits, in template order.
@@ -71,6 +74,9 @@ pub(super) struct Scope<'t> {
     /// What `deployment().name` gives: an inner-scope nested deployment's
     /// own name, else the top-level deployment's.
     pub(super) deployment_name: String,
+    /// Resources of the other inputs, for what this template reads but
+    /// does not declare.
+    pub(super) external: Option<&'t External>,
 }
 
 impl<'t> Scope<'t> {
@@ -145,6 +151,7 @@ impl<'t> Scope<'t> {
             budget,
             parsed: RefCell::new(HashMap::new()),
             deployment_name: "vnetlab".to_string(),
+            external: None,
         })
     }
 
@@ -326,12 +333,27 @@ impl Env for Scope<'_> {
         self.variable_value(name).map_err(EvalError::At)
     }
     fn reference(&self, target: &str, full: bool) -> Result<Value, EvalError> {
-        let Some(idx) = self.find_instance(target) else {
-            // Outside the template (or not yet known): a runtime value.
-            return Ok(Value::Object(Map::new()));
+        let (body, id) = match self.find_instance(target) {
+            Some(idx) => {
+                let (id, existing) = {
+                    let i = &self.instances.borrow()[idx];
+                    (i.id.clone(), i.existing)
+                };
+                match existing {
+                    // Declared elsewhere: its body is what another input
+                    // holds, or unknown.
+                    true => match self.declared_elsewhere(&id)? {
+                        Some(b) => (b, id),
+                        None => return Ok(unknown_resource(self.body(idx).map_err(EvalError::At)?, &id, full)),
+                    },
+                    false => (self.body(idx).map_err(EvalError::At)?, id),
+                }
+            }
+            None => match self.declared_elsewhere(target)? {
+                Some(b) => (b, target.to_string()),
+                None => return Ok(unknown_resource(Value::Null, target, full)),
+            },
         };
-        let body = self.body(idx).map_err(EvalError::At)?;
-        let id = self.instances.borrow()[idx].id.clone();
         let mut body = body;
         if let Some(Value::Object(props)) = body.get_mut("properties") {
             add_child_ids(props, &id);
@@ -350,6 +372,22 @@ impl Env for Scope<'_> {
     }
     fn deployment_name(&self) -> String {
         self.deployment_name.clone()
+    }
+}
+
+/// What `reference()` of a resource no input holds gives: its properties
+/// are unknown (`expr::unknown`) and name it, so what is derived from them
+/// stays recognisable; with `full`, what the template states of it (type,
+/// name, id) is kept around them.
+fn unknown_resource(stated: Value, target: &str, full: bool) -> Value {
+    let props = Value::String(expr::unknown::marker("properties", Some(target)));
+    match (full, stated) {
+        (true, Value::Object(mut o)) => {
+            o.insert("properties".into(), props);
+            Value::Object(o)
+        }
+        (true, _) => Value::String(expr::unknown::marker("reference()", Some(target))),
+        (false, _) => props,
     }
 }
 

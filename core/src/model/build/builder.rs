@@ -1,10 +1,11 @@
 //! The builder's state and what every resource family's pass shares: the
 //! user's `BuildOptions`, the lowercase resource type names, the
-//! index of resources by full id (`refs`), and reference resolution.
+//! index of resources by full id (`arm::refs`), and reference resolution.
 
-use super::refs::Refs;
-pub(super) use super::refs::{id_segment, parent_id};
 use crate::addr::{has_host_bits, parse_prefix};
+use crate::arm::expr::unknown;
+use crate::arm::refs::Refs;
+pub(super) use crate::arm::refs::{id_segment, parent_id};
 use crate::arm::resource::Resource;
 use crate::error::LoadError;
 use crate::model::json::At;
@@ -87,7 +88,7 @@ pub(super) struct Builder<'r> {
     pub(super) opts: &'r BuildOptions,
     pub(super) sc: Scenario,
     /// Each resource's index into the scenario vector of its type, found
-    /// by full id (see `refs`).
+    /// by full id (see `arm::refs`).
     pub(super) index: Refs<usize>,
     /// Subnets (inline or separate), by full id and `vnet/subnet` name.
     pub(super) subnets: Refs<SubnetRef>,
@@ -146,6 +147,9 @@ impl<'r> Builder<'r> {
         find: impl Fn(&str) -> Result<Option<V>, String>,
     ) -> Result<V, LoadError> {
         let err = |m: String| LoadError::new(at.file, format!("{}.{}", at.path(), key_name), m);
+        if let Some(m) = unknown_ref(id) {
+            return Err(err(m));
+        }
         let (rt, rn) = parse_id(id).ok_or_else(|| err(format!("'{id}' is not a resource id (expected /subscriptions/.../providers/<type>/<name>)")))?;
         if rt.to_ascii_lowercase() != t {
             return Err(err(format!("'{id}' refers to a {rt}, expected a {what}")));
@@ -168,6 +172,18 @@ impl<'r> Builder<'r> {
     pub(super) fn subnet_ref(&self, at: &At<'_>, key_name: &str, id: &str) -> Result<SubnetRef, LoadError> {
         self.lookup_ref(at, key_name, id, T_SUBNET, "subnet", |rn| self.subnets.find(T_SUBNET, rn, id))
     }
+}
+
+/// Why a reference cannot be followed when it is a value Azure knows only
+/// at deployment (`arm::expr::unknown`): it names the resource to supply.
+pub(super) fn unknown_ref(id: &str) -> Option<String> {
+    let m = unknown::find(id)?;
+    Some(match unknown::source(m) {
+        Some(src) => format!(
+            "'{id}' is known only at deployment: it is read from '{src}', which is in none of the inputs; give that resource with -t (its `az ... show -o json` output, or the template that declares it)"
+        ),
+        None => format!("'{id}' is known only at deployment (Azure computes it), so this reference cannot be followed"),
+    })
 }
 
 /// Address spaces and subnets: host bits set are an error, as in Azure.

@@ -1,7 +1,7 @@
 //! Private DNS zones (records and VNet links) and private endpoints: their
 //! addresses and the A records their zone groups register.
 
-use super::builder::{leaf, origin, parse_id, Builder, T_PE, T_PE_ZG, T_VNET, T_ZONE, T_ZONE_A, T_ZONE_CNAME, T_ZONE_LINK};
+use super::builder::{leaf, origin, parse_id, unknown_ref, Builder, T_PE, T_PE_ZG, T_VNET, T_ZONE, T_ZONE_A, T_ZONE_CNAME, T_ZONE_LINK};
 use crate::error::LoadError;
 use crate::model::scenario::{slot_of_group, DnsZone, PrivateEndpoint, ZoneLink};
 use std::collections::BTreeMap;
@@ -77,6 +77,9 @@ impl Builder<'_> {
                     p.each(field, |c| {
                         c.with("properties", |cp| -> Result<(), LoadError> {
                             if let Some(t) = cp.opt_str("privateLinkServiceId")? {
+                                if let Some(m) = unknown_ref(t) {
+                                    return Err(cp.err(format!("privateLinkServiceId: {m}")));
+                                }
                                 target_id = target_id.take().or(parse_id(t).map(|_| t.to_string()));
                             }
                             group_ids.extend(cp.str_list("groupIds")?);

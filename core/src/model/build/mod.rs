@@ -11,7 +11,6 @@
 mod builder;
 mod endpoints;
 mod network;
-mod refs;
 mod routing;
 mod security;
 mod sites;

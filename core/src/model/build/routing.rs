@@ -2,11 +2,11 @@
 //! gateways, VNet gateways, local network gateways and their connections.
 
 use super::builder::{
-    leaf, merge_by_name, origin, over_limit, parse_id, strict_prefix, Builder, MAX_ROUTES_PER_TABLE, T_CONN, T_LNG, T_NAT, T_PIP, T_PIP_PREFIX, T_RT,
-    T_RT_ROUTE, T_VNG,
+    leaf, merge_by_name, origin, over_limit, parse_id, strict_prefix, unknown_ref, Builder, MAX_ROUTES_PER_TABLE, T_CONN, T_LNG, T_NAT, T_PIP, T_PIP_PREFIX,
+    T_RT, T_RT_ROUTE, T_VNG,
 };
-use super::refs::Refs;
 use crate::addr::{has_host_bits, parse_prefix};
+use crate::arm::refs::Refs;
 use crate::decision::NextHopType;
 use crate::error::LoadError;
 use crate::model::json::At;
@@ -94,6 +94,9 @@ impl Builder<'_> {
                             Some(Value::String(s)) => s.as_str(),
                             _ => return Err(item.err("expected a reference object {\"id\": \"...\"}")),
                         };
+                        if let Some(m) = unknown_ref(id) {
+                            return Err(item.err(m));
+                        }
                         let (rt, rn) = parse_id(id).ok_or_else(|| item.err(format!("'{id}' is not a resource id")))?;
                         let found = if rt.eq_ignore_ascii_case(t) { pip_refs.find(t, &rn, id).map_err(|m| item.err(m))? } else { None };
                         let addrs =

@@ -5,8 +5,8 @@
 use super::builder::{
     id_segment, leaf, origin, parent, parent_id, parse_id, ty, Builder, T_PLAN, T_SITE, T_SITE_CONFIG, T_SITE_NETCFG, T_SLOT, T_SLOT_CONFIG, T_SLOT_NETCFG,
 };
-use super::refs::Refs;
 use crate::addr::parse_prefix;
+use crate::arm::refs::Refs;
 use crate::error::LoadError;
 use crate::model::json::At;
 use crate::model::scenario::{slot_of_group, Access, AccessRule, AccessRules, AccessSource, AddrItem, Plan, PlanKind, RouteAll, Site, SiteAccess};
