@@ -262,3 +262,33 @@ fn an_id_naming_neither_of_two_same_named_resources_is_an_error_naming_the_path(
     input[last].body = json!({"properties": {"virtualNetworkSubnetId": other_sub}});
     assert!(build(&input).sites[0].integration.is_some());
 }
+
+#[test]
+fn a_reference_that_may_leave_the_input_does_not_take_a_same_named_resource_of_another_group() {
+    // A peering to `vnet` of rg-c: not rg-a's, so the VNet outside the
+    // input with the address space the peering states.
+    let mut input = two_vnets();
+    input.remove(1);
+    input.push(res(
+        "rg-app",
+        VNET,
+        "spoke",
+        json!({"properties": {"addressSpace": {"addressPrefixes": ["10.9.0.0/16"]},
+            "virtualNetworkPeerings": [{"name": "to-hub", "properties": {"remoteVirtualNetwork": {"id": id("rg-c", VNET, "vnet")},
+                "remoteAddressSpace": {"addressPrefixes": ["10.50.0.0/16"]}}}]}}),
+    ));
+    // An endpoint to site `app` of rg-c does not close rg-a's `app`.
+    input.push(res("rg-a", "Microsoft.Web/sites", "app", json!({"properties": {}})));
+    input.push(res(
+        "rg-app",
+        "Microsoft.Network/privateEndpoints",
+        "pe",
+        json!({"properties": {"subnet": {"id": id("rg-a", "Microsoft.Network/virtualNetworks/subnets", "vnet/s")},
+            "privateLinkServiceConnections": [{"name": "c", "properties": {
+                "privateLinkServiceId": id("rg-c", "Microsoft.Web/sites", "app"), "groupIds": ["sites"]}}]}}),
+    ));
+    let sc = build(&input);
+    let spoke = sc.vnets.iter().find(|v| v.name == "spoke").map(|v| v.peerings[0].remote.clone());
+    assert!(matches!(spoke, Some(PeerRemote::External { .. })), "{spoke:?}");
+    assert!(sc.sites[0].access.public_network_access, "{}", sc.sites[0].access.public_decided_by);
+}

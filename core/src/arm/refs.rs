@@ -73,6 +73,23 @@ impl<V: Copy> Refs<V> {
     /// name; an error naming the resource groups it is in when none is in
     /// that group, or when several are.
     pub(crate) fn find(&self, t: &str, name: &str, id: &str) -> Result<Option<V>, String> {
+        self.lookup(t, name, id).map_err(|(_, m)| m)
+    }
+
+    /// As [`Refs::find`], for references that may point outside the input
+    /// (a peering's remote VNet, a private endpoint's target, what a
+    /// template reads): one of that name only in other resource groups is
+    /// simply not the one named.
+    pub(crate) fn find_outside(&self, t: &str, name: &str, id: &str) -> Result<Option<V>, String> {
+        match self.lookup(t, name, id) {
+            Err((true, _)) => Ok(None),
+            r => r.map_err(|(_, m)| m),
+        }
+    }
+
+    /// `Err((true, why))`: the name is only in other resource groups;
+    /// `Err((false, why))`: several answer.
+    fn lookup(&self, t: &str, name: &str, id: &str) -> Result<Option<V>, (bool, String)> {
         let Some(list) = self.by_name.get(&(t.to_ascii_lowercase(), name.to_ascii_lowercase())) else { return Ok(None) };
         let want = norm_id(id);
         if let Some((_, v)) = list.iter().find(|(i, _)| !want.is_empty() && *i == want) {
@@ -88,14 +105,18 @@ impl<V: Copy> Refs<V> {
         };
         match here.as_slice() {
             [] if list.is_empty() => Ok(None),
-            [] => {
-                Err(format!("'{id}' names {named}, and the input has '{name}' only in resource group(s) {}: not the same resource", groups(&mut list.iter())))
-            }
+            [] => Err((
+                true,
+                format!("'{id}' names {named}, and the input has '{name}' only in resource group(s) {}: not the same resource", groups(&mut list.iter())),
+            )),
             [(_, v)] => Ok(Some(*v)),
-            many => Err(format!(
-                "'{id}' is ambiguous: the input has {} resources named '{name}' (in resource groups {}) and the id names {named}, none of them",
-                many.len(),
-                groups(&mut many.iter().copied())
+            many => Err((
+                false,
+                format!(
+                    "'{id}' is ambiguous: the input has {} resources named '{name}' (in resource groups {}) and the id names {named}, none of them",
+                    many.len(),
+                    groups(&mut many.iter().copied())
+                ),
             )),
         }
     }
@@ -116,6 +137,7 @@ mod tests {
         assert_eq!(r.find(T, "V", &A.replace("/s/", "/other-sub/").to_uppercase()), Ok(Some(1)), "any subscription, same resource group");
         let e = r.find(T, "v", B).err().unwrap_or_default();
         assert!(e.contains("only in resource group(s) rg-a"), "another resource group is another resource: {e}");
+        assert_eq!(r.find_outside(T, "v", B), Ok(None), "a reference that may leave the input just finds nothing");
         r.insert(T, "v", B, 2);
         assert_eq!(r.find(T, "v", A), Ok(Some(1)));
         assert_eq!(r.find(T, "v", &format!("{}/", B.to_uppercase())), Ok(Some(2)));

@@ -48,7 +48,7 @@ impl External {
     /// when several of that type and name do and the id names none.
     pub(super) fn find(&self, id: &str) -> Result<Option<&Resource>, String> {
         let found = match expr::parse_resource_id(id) {
-            Some((t, n)) => self.refs.find(&t, &n, id)?,
+            Some((t, n)) => self.refs.find_outside(&t, &n, id)?,
             None => None,
         };
         match found.and_then(|i| self.resources.get(i)) {
@@ -68,7 +68,7 @@ impl External {
 
     /// Whether `id` names a resource of another input (nothing recorded).
     pub fn holds(&self, id: &str) -> bool {
-        expr::parse_resource_id(id).is_some_and(|(t, n)| matches!(self.refs.find(&t, &n, id), Ok(Some(_))))
+        expr::parse_resource_id(id).is_some_and(|(t, n)| matches!(self.refs.find_outside(&t, &n, id), Ok(Some(_))))
     }
 
     /// Forgets what an earlier expansion read and missed.

@@ -188,7 +188,9 @@ impl Builder<'_> {
             })
             .transpose()?;
             let found = match parse_id(id) {
-                Some((t, n)) if t.eq_ignore_ascii_case(T_VNET) => self.index.find(T_VNET, &n, id).map_err(|m| p.err(format!("remoteVirtualNetwork: {m}")))?,
+                Some((t, n)) if t.eq_ignore_ascii_case(T_VNET) => {
+                    self.index.find_outside(T_VNET, &n, id).map_err(|m| p.err(format!("remoteVirtualNetwork: {m}")))?
+                }
                 _ => None,
             };
             let remote = match found {

@@ -62,7 +62,7 @@ impl Builder<'_> {
         for pe in &self.sc.private_endpoints {
             let site = match (&pe.target, &pe.target_id) {
                 (Some((t, n)), Some(id)) if t.eq_ignore_ascii_case(T_SITE) => {
-                    by_id.find(T_SITE, n, id).map_err(|m| LoadError::new(&pe.origin.file, &pe.origin.path, format!("privateLinkServiceId: {m}")))?
+                    by_id.find_outside(T_SITE, n, id).map_err(|m| LoadError::new(&pe.origin.file, &pe.origin.path, format!("privateLinkServiceId: {m}")))?
                 }
                 _ => None,
             };
