@@ -70,7 +70,8 @@ pub fn param_values(files: &dyn Files, inputs: &Inputs) -> Result<ParamValues, E
 
 /// Loads and combines the input files into resources. Each parameter value
 /// goes to the files that declare the parameter (see [`route_params`]), so
-/// a parameterised template combines with az output or TOML.
+/// a parameterised template combines with az output or TOML; a template
+/// reads what the other files hold (`arm::load_together`).
 pub fn load_resources(files: &dyn Files, inputs: &Inputs) -> Result<Vec<Resource>, Error> {
     let pv = param_values(files, inputs)?;
     let ctx = deploy_context(inputs);
@@ -83,11 +84,8 @@ pub fn load_resources(files: &dyn Files, inputs: &Inputs) -> Result<Vec<Resource
     }
     let declared: Vec<(&str, Option<&[String]>)> = texts.iter().map(|(f, _, d)| (f.as_str(), d.as_deref())).collect();
     let routed = route_params(&pv, &declared)?;
-    let mut all = Vec::new();
-    for ((file, text, _), pv) in texts.iter().zip(&routed) {
-        all.extend(arm::detect_and_load(text, file, pv, &ctx)?);
-    }
-    Ok(all)
+    let together: Vec<arm::Input<'_>> = texts.iter().zip(&routed).map(|((file, text, _), params)| arm::Input { file, text, params }).collect();
+    Ok(arm::load_together(&together, &ctx)?)
 }
 
 /// The context the templates of `inputs` deploy in: `inputs.ctx`, and the

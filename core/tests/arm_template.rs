@@ -102,7 +102,8 @@ fn reference_reads_other_resources_in_any_order() {
     assert_eq!(p["nsgRule"], json!(format!("{RG}/Microsoft.Network/networkSecurityGroups/nsg/securityRules/r")));
     assert_eq!(p["full"], json!("northeurope"));
     assert_eq!(p["runtime"], json!("<runtime:resourceGuid>"));
-    assert_eq!(p["outside"], json!("<runtime:value>"));
+    // Outside the template: unknown, naming the resource it reads.
+    assert_eq!(p["outside"], json!("<runtime:value from /subscriptions/x/resourceGroups/y/providers/Microsoft.Web/sites/other>"));
     // The emitted VNet body itself is not enriched.
     assert!(rs[1].body["properties"]["subnets"][0].get("id").is_none());
 }
@@ -167,7 +168,7 @@ fn language_version_2_symbolic_resources() {
     let names: Vec<&str> = rs.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, vec!["vnet-app", "s"]);
     assert_eq!(rs[1].body["properties"]["virtualNetworkSubnetId"], json!(format!("{RG}/Microsoft.Network/virtualNetworks/vnet-app/subnets/int")));
-    assert_eq!(rs[1].body["properties"]["hub"], json!("<runtime:addressSpace>"));
+    assert_eq!(rs[1].body["properties"]["hub"], json!(format!("<runtime:addressSpace from {RG}/Microsoft.Network/virtualNetworks/vnet-hub>")));
     assert_eq!(rs[1].path, "$.resources.site");
 }
 

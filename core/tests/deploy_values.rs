@@ -108,7 +108,7 @@ fn a_next_hop_from_a_firewall_gets_a_private_placeholder_or_the_given_value() {
     let path = "$.resources[1].properties.routes[0].properties.nextHopIpAddress";
     let w = warnings_with(&sc, path);
     assert_eq!(w.len(), 1, "{:?}", sc.warnings);
-    assert!(w[0].contains("<runtime:privateIPAddress>") && w[0].contains("10.0.255.254"), "{}", w[0]);
+    assert!(w[0].contains("<runtime:privateIPAddress from ") && w[0].contains("azureFirewalls/fw>") && w[0].contains("10.0.255.254"), "{}", w[0]);
     assert!(w[0].contains(&format!("--deploy-value 'dt.json:{path}=ADDRESS'")), "{}", w[0]);
 
     // The flag as the warning prints it, and with the path alone.

@@ -5,7 +5,7 @@ use super::az::load_az;
 use super::deploy::{DeployContext, ParamValues};
 use super::native::load_native;
 use super::resource::Resource;
-use super::template::{expand_template, parse_json};
+use super::template::{expand_template_with, parse_json, External};
 use crate::error::LoadError;
 use serde_json::Value;
 
@@ -14,6 +14,18 @@ use serde_json::Value;
 /// template; a JSON object with `type` and `id`/`name`, or an array of them,
 /// is `az ... show -o json` / `az resource list` output.
 pub fn detect_and_load(text: &str, file: &str, params: &ParamValues, ctx: &DeployContext) -> Result<Vec<Resource>, LoadError> {
+    detect_and_load_with(text, file, params, ctx, None)
+}
+
+/// As [`detect_and_load`]; a template may read the resources of `external`
+/// (the other inputs) through `reference()` and `existing` resources.
+pub fn detect_and_load_with(
+    text: &str,
+    file: &str,
+    params: &ParamValues,
+    ctx: &DeployContext,
+    external: Option<&External>,
+) -> Result<Vec<Resource>, LoadError> {
     if file.to_ascii_lowercase().ends_with(".toml") {
         return load_native(text, file, ctx);
     }
@@ -23,7 +35,7 @@ pub fn detect_and_load(text: &str, file: &str, params: &ParamValues, ctx: &Deplo
             || o.get("$schema").and_then(Value::as_str).is_some_and(|s| s.to_ascii_lowercase().contains("deploymenttemplate"))
     });
     if is_template {
-        return expand_template(&v, file, params, ctx);
+        return expand_template_with(&v, file, params, ctx, external);
     }
     let looks_az = |x: &Value| x.as_object().is_some_and(|o| o.contains_key("type") && (o.contains_key("id") || o.contains_key("name")));
     let is_az = match &v {

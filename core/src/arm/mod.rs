@@ -9,18 +9,23 @@
 //!
 //! The shared types live in leaf modules (`resource`: `Resource`; `deploy`:
 //! `DeployContext`, `ParamValues`) that the loaders import directly;
-//! `detect` picks the loader for an input. This module only re-exports.
+//! `detect` picks the loader for an input; `combine` loads several inputs
+//! that read each other's resources, found by the one rule of `refs`. This
+//! module only re-exports.
 
 pub mod az;
+mod combine;
 pub(crate) mod deploy;
 mod detect;
 pub mod expr;
 mod jsonc;
 pub mod native;
+pub(crate) mod refs;
 pub(crate) mod resource;
 pub mod template;
 
 pub use az::load_az;
+pub use combine::{load_together, Input};
 pub use deploy::{DeployContext, ParamValues};
 pub use detect::detect_and_load;
 pub use expr::parse_resource_id;

@@ -212,6 +212,9 @@ pub struct PrivateEndpoint {
     pub subnet: SubnetRef,
     /// The private link resource (full type, name), when given.
     pub target: Option<(String, String)>,
+    /// The private link resource's full id as written, which picks it among
+    /// same-named resources of other resource groups.
+    pub target_id: Option<String>,
     pub group_ids: Vec<String>,
     /// Static, or the first free address of the subnet in template order.
     pub ip: Ipv4Addr,

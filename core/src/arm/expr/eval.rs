@@ -1,17 +1,19 @@
 //! Evaluation of parsed expressions against an `Env`: the control-flow
 //! functions that must see unevaluated arguments (`if`, `and`, `or`,
 //! `coalesce`, the lambda functions), parameters, variables, `reference()`,
-//! `list*()`, `deployment()`, copy loops, user-defined functions, and
-//! property and index access with ARM's runtime placeholders.
+//! `list*()`, `deployment()`, copy loops and user-defined functions;
+//! property and index access are in `access`, unknown values in `unknown`.
 
 mod json;
 mod outputs;
 
+use super::access::{index, member, plain, unknown_val, Val};
 use super::budget::{descend, Budget};
 use super::error::{err, EvalError, R};
 use super::functions;
 use super::parse::{is_expression, parse, unescape_literal, Expr};
-use super::values::{arity, int_of, kind, lookup, str_arg, stringify, to_bool};
+use super::unknown;
+use super::values::{arity, int_of, str_arg, stringify, to_bool};
 use crate::arm::deploy::DeployContext;
 use serde_json::{Map, Value};
 
@@ -72,17 +74,6 @@ pub struct CopyFrame {
     pub index: i64,
     /// Resource- or variable-level loops answer an unnamed `copyIndex()`.
     pub answers_unnamed: bool,
-}
-
-/// A value together with whether it came from a runtime-only source.
-#[derive(Debug, Clone)]
-struct Val {
-    v: Value,
-    runtime: bool,
-}
-
-fn plain(v: Value) -> R<Val> {
-    Ok(Val { v, runtime: false })
 }
 
 /// Evaluates expressions against an environment and the active copy loops.
@@ -176,6 +167,9 @@ impl<'a> Evaluator<'a> {
     fn call_if(&mut self, name: &str, args: &[Expr]) -> R<Val> {
         arity(name, args.len(), 3, 3)?;
         let c = self.eval(&args[0])?;
+        if let Some(m) = c.v.as_str().and_then(unknown::find) {
+            return unknown_val(unknown::derive(m, "if()"));
+        }
         let c = to_bool(name, &c.v)?;
         self.eval(&args[if c { 1 } else { 2 }])
     }
@@ -183,13 +177,22 @@ impl<'a> Evaluator<'a> {
     #[inline(never)]
     fn call_and_or(&mut self, name: &str, is_or: bool, args: &[Expr]) -> R<Val> {
         arity(name, args.len(), 2, usize::MAX)?;
+        let mut unknown = None;
         for a in args {
             let v = self.eval(a)?;
+            // Unknown unless a later argument decides.
+            if let Some(m) = v.v.as_str().and_then(unknown::find) {
+                unknown = Some(unknown::derive(m, &format!("{}()", name.to_ascii_lowercase())));
+                continue;
+            }
             if to_bool(name, &v.v)? == is_or {
                 return plain(Value::Bool(is_or));
             }
         }
-        plain(Value::Bool(!is_or))
+        match unknown {
+            Some(m) => unknown_val(m),
+            None => plain(Value::Bool(!is_or)),
+        }
     }
 
     #[inline(never)]
@@ -216,6 +219,9 @@ impl<'a> Evaluator<'a> {
     fn call_reference(&mut self, name: &str, args: &[Expr]) -> R<Val> {
         arity(name, args.len(), 1, 3)?;
         let v = self.args(args)?;
+        if let Some(m) = unknown::in_args(&v) {
+            return unknown_val(unknown::derive(m, "reference()"));
+        }
         let target = str_arg(name, &v, 0)?;
         let full = matches!(v.get(2), Some(Value::String(s)) if s.eq_ignore_ascii_case("full"));
         let r = self.env.reference(target, full)?;
@@ -254,6 +260,9 @@ impl<'a> Evaluator<'a> {
     #[inline(never)]
     fn call_builtin(&mut self, name: &str, lname: &str, args: &[Expr]) -> R<Val> {
         let a = self.args(args)?;
+        if let Some(m) = unknown::call_result(lname, &a) {
+            return unknown_val(m);
+        }
         let v = self.builtin(name, lname, &a)?;
         plain(v)
     }
@@ -314,6 +323,9 @@ impl<'a> Evaluator<'a> {
             arity(name, args.len(), want, want)?;
         }
         let input = self.eval(&args[0])?.v;
+        if let Some(m) = input.as_str().and_then(unknown::find) {
+            return unknown_val(unknown::derive(m, &format!("{lname}()")));
+        }
         if lname == "mapvalues" {
             let Value::Object(obj) = input else { return err(format!("function '{name}' expects an object as its first argument")) };
             let (p, body) = self.lambda_parts(name, &args[1], 1)?;
@@ -521,41 +533,6 @@ impl Env for FunctionEnv<'_> {
     }
     fn note_deployment_location(&self) {
         self.outer.note_deployment_location()
-    }
-}
-
-fn runtime_placeholder(name: &str) -> R<Val> {
-    Ok(Val { v: Value::String(super::standins::runtime_placeholder(name)), runtime: true })
-}
-
-fn member(b: Val, name: &str) -> R<Val> {
-    match &b.v {
-        Value::Object(o) => match lookup(o, name) {
-            Some(v) => Ok(Val { v: v.clone(), runtime: b.runtime }),
-            None if b.runtime => runtime_placeholder(name),
-            None => {
-                let keys: Vec<&str> = o.keys().map(|k| k.as_str()).take(12).collect();
-                err(format!("the object has no property '{name}' (it has: {})", keys.join(", ")))
-            }
-        },
-        _ if b.runtime => runtime_placeholder(name),
-        v => err(format!("cannot read property '{name}' of {}", kind(v))),
-    }
-}
-
-fn index(b: Val, i: &Value) -> R<Val> {
-    match (&b.v, i) {
-        (Value::Array(x), Value::Number(n)) => {
-            let Some(k) = n.as_i64() else { return err(format!("array index {n} is not an integer")) };
-            match usize::try_from(k).ok().and_then(|k| x.get(k)) {
-                Some(v) => Ok(Val { v: v.clone(), runtime: b.runtime }),
-                None if b.runtime => runtime_placeholder(&format!("[{k}]")),
-                None => err(format!("array index {k} is out of range (the array has {} elements)", x.len())),
-            }
-        }
-        (Value::Object(_), Value::String(k)) => member(b, k),
-        _ if b.runtime => runtime_placeholder(&stringify(i)),
-        (v, i) => err(format!("cannot index {} with {}", kind(v), kind(i))),
     }
 }
 

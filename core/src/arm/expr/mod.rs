@@ -6,7 +6,9 @@
 //! the untaken branch of an `if` often reads a property that does not exist.
 //! Values read through `reference()`, `list*()` and `deployment()` are
 //! "runtime" values: Azure fills them in at deployment time, so a property
-//! missing from them yields a `<runtime:NAME>` placeholder instead of an error.
+//! missing from them yields a `<runtime:NAME>` placeholder instead of an error
+//! (`access`). A resource no input holds is unknown (`unknown`): what derives
+//! from it stays a marker naming it, which every function accepts.
 //!
 //! `uniqueString`, `guid`, `newGuid` and `utcNow` are deterministic stand-ins:
 //! the same inputs always give the same output, but not Azure's output.
@@ -26,6 +28,7 @@
 //! `error` (`EvalError`) and `budget` (bounds on depth, value sizes and
 //! total work, for hostile input) under all of them. This module only re-exports.
 
+mod access;
 pub mod budget;
 mod cidr;
 mod error;
@@ -43,6 +46,7 @@ mod standins;
 #[cfg(test)]
 mod testenv;
 mod text;
+pub mod unknown;
 mod values;
 
 pub use budget::Budget;

@@ -76,7 +76,7 @@ pub(super) fn environment() -> Value {
 /// A value Azure fills in at deployment (a property of `reference()`,
 /// `list*()` or `deployment()` that the template cannot know).
 pub fn runtime_placeholder(name: &str) -> String {
-    format!("<runtime:{name}>")
+    super::unknown::marker(name, None)
 }
 
 const PUBLIC_IP_OF: &str = "ipAddress of public IP '";

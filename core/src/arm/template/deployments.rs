@@ -1,6 +1,7 @@
 //! Nested deployments (`Microsoft.Resources/deployments` with an inline
 //! template, inner or outer expression scope) and template outputs.
 
+use super::external::External;
 use super::input::parameter_values_from_object;
 use super::limits::check_sections;
 use super::names::{child_path, obj_get};
@@ -26,6 +27,9 @@ pub(super) struct Nesting<'a> {
     /// around it, whose parameters, variables and functions it reads, and
     /// the copy loops around the deployment, whose `copyIndex()` it reads.
     pub(super) outer: Option<(&'a dyn Env, &'a [CopyFrame])>,
+    /// Resources of the other inputs (shared with every nested deployment),
+    /// which `reference()` and `existing` resources may read.
+    pub(super) external: Option<&'a External>,
 }
 
 /// Expands a template; with `with_outputs`, also evaluates its `outputs`
@@ -44,6 +48,7 @@ pub(super) fn expand_at<'a>(
         return Err(LoadError::new(file, base, "nested deployments are nested too deeply"));
     }
     let mut scope = Scope::new(template, file, params, ctx, base, nesting.depth, nesting.budget)?;
+    scope.external = nesting.external;
     // `deployment().name` inside a nested deployment is its own name.
     if let Some(m) = nesting.module {
         scope.deployment_name = m.name.clone();
@@ -197,7 +202,7 @@ impl<'t> Scope<'t> {
                 inner
             };
             let outer: Option<(&dyn Env, &[CopyFrame])> = if inner_scope { None } else { Some((self, copies)) };
-            let nesting = Nesting { depth: self.depth + 1, budget: self.budget.clone(), module, outer };
+            let nesting = Nesting { depth: self.depth + 1, budget: self.budget.clone(), module, outer, external: self.external };
             let (resources, outputs) = expand_at(template, &self.file, &pv, &ctx, &tpath, nesting, true)?;
             self.nested.borrow_mut().insert(idx, resources);
             outputs

@@ -18,6 +18,7 @@
 
 mod deployments;
 mod eval;
+mod external;
 mod input;
 mod limits;
 mod names;
@@ -29,6 +30,7 @@ mod types;
 mod variables;
 
 pub use eval::eval;
+pub use external::External;
 pub use input::{parameter_values_from_object, parse_json, parse_param_assignment, read_parameters_file};
 pub use names::{child_path, full_type_and_name};
 
@@ -49,7 +51,20 @@ const EXPANSION_STACK_BYTES: usize = 64 << 20;
 /// template limits and vnetlab's evaluation budget (`expr::budget`), on a
 /// thread of its own with a stack that fits the deepest evaluation allowed.
 pub fn expand_template(template: &Value, file: &str, params: &ParamValues, ctx: &DeployContext) -> Result<Vec<Resource>, LoadError> {
-    let top = || Nesting { depth: 0, budget: Rc::new(Budget::default()), module: None, outer: None };
+    expand_template_with(template, file, params, ctx, None)
+}
+
+/// As [`expand_template`], with the resources of other inputs that
+/// `reference()` and `existing` resources may read (`external` then tells
+/// what the expansion read and missed).
+pub fn expand_template_with(
+    template: &Value,
+    file: &str,
+    params: &ParamValues,
+    ctx: &DeployContext,
+    external: Option<&External>,
+) -> Result<Vec<Resource>, LoadError> {
+    let top = || Nesting { depth: 0, budget: Rc::new(Budget::default()), module: None, outer: None, external };
     let run = || expand_at(template, file, params, ctx, "$", top(), false).map(|(rs, _)| rs);
     std::thread::scope(|s| {
         let spawned = std::thread::Builder::new().name("vnetlab-expand".into()).stack_size(EXPANSION_STACK_BYTES).spawn_scoped(s, run);

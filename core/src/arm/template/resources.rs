@@ -3,7 +3,8 @@
 
 use super::names::{child_path, full_type_and_name, obj_get};
 use super::scope::{Instance, Output, Scope};
-use crate::arm::expr::{self, CopyFrame};
+use crate::arm::expr::{self, CopyFrame, EvalError};
+use crate::arm::refs::same_group;
 use crate::arm::resource::Resource;
 use crate::error::LoadError;
 use serde_json::{Map, Value};
@@ -90,6 +91,7 @@ impl<'t> Scope<'t> {
                 copies: copies.to_vec(),
                 path: path.to_string(),
                 deployment,
+                existing,
             });
             inst.len() - 1
         };
@@ -120,7 +122,20 @@ impl<'t> Scope<'t> {
             Err(_) if rtype.split('/').any(|s| s.eq_ignore_ascii_case("providers")) => format!("{rtype}/{name}"),
             Err(m) => return Err(self.err(format!("{path}.name"), m)),
         };
-        let rg = format!("/subscriptions/{}/resourceGroups/{}", self.ctx.subscription_id, self.ctx.resource_group);
+        let (mut sub, mut group) = (self.ctx.subscription_id.clone(), self.ctx.resource_group.clone());
+        // languageVersion 2.0: an `existing` resource of another resource
+        // group or subscription states them beside its name.
+        if matches!(obj_get(res, "existing"), Some(Value::Bool(true))) {
+            for (key, slot) in [("subscriptionId", &mut sub), ("resourceGroup", &mut group)] {
+                if let Some(v) = obj_get(res, key) {
+                    match self.eval_json(v, &format!("{path}.{key}"), copies)? {
+                        Value::String(s) if !s.is_empty() => *slot = s,
+                        other => return Err(self.err(format!("{path}.{key}"), format!("expected a non-empty string but got {}", expr::kind(&other)))),
+                    }
+                }
+            }
+        }
+        let rg = format!("/subscriptions/{sub}/resourceGroups/{group}");
         if let Some(s) = obj_get(res, "scope") {
             if let Value::String(scope) = self.eval_json(s, &format!("{path}.scope"), copies)? {
                 let scope = scope.trim_end_matches('/');
@@ -172,8 +187,18 @@ impl<'t> Scope<'t> {
     pub(super) fn find_instance(&self, target: &str) -> Option<usize> {
         let inst = self.instances.borrow();
         if target.starts_with('/') {
+            // The resource of that full id (here, else in another input),
+            // else the first of that type and name in that resource group
+            // (an id written with another subscription).
+            let want = target.trim_end_matches('/');
+            if let Some(p) = inst.iter().position(|i| i.id.eq_ignore_ascii_case(want)) {
+                return Some(p);
+            }
+            if self.external.is_some_and(|e| e.find_exact(target).is_some()) {
+                return None;
+            }
             let (t, n) = expr::parse_resource_id(target)?;
-            return inst.iter().position(|i| i.rtype.eq_ignore_ascii_case(&t) && i.name.eq_ignore_ascii_case(&n));
+            return inst.iter().position(|i| i.rtype.eq_ignore_ascii_case(&t) && i.name.eq_ignore_ascii_case(&n) && same_group(&i.id, target));
         }
         if let Some(p) = inst.iter().position(|i| i.symbol.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(target))) {
             return Some(p);
@@ -183,6 +208,29 @@ impl<'t> Scope<'t> {
             (Some((p, _)), None) => Some(p),
             _ => None,
         }
+    }
+
+    /// The body of a resource this template reads but does not deploy (an
+    /// `existing` one, or an id it does not declare): the resource of that
+    /// id that this template deploys, else the one another input holds.
+    pub(super) fn declared_elsewhere(&self, id: &str) -> Result<Option<Value>, EvalError> {
+        let here = {
+            let want = id.trim_end_matches('/');
+            self.instances.borrow().iter().position(|i| !i.existing && !i.deployment && i.id.eq_ignore_ascii_case(want))
+        };
+        if let Some(idx) = here {
+            return self.body(idx).map(Some).map_err(EvalError::At);
+        }
+        let Some(ext) = self.external else { return Ok(None) };
+        let Some(r) = ext.find(id).map_err(EvalError::Here)? else { return Ok(None) };
+        let mut body = match &r.body {
+            Value::Object(o) => o.clone(),
+            _ => Map::new(),
+        };
+        for (k, v) in [("id", &r.id), ("name", &r.name), ("type", &r.rtype)] {
+            body.entry(k).or_insert_with(|| Value::String(v.clone()));
+        }
+        Ok(Some(Value::Object(body)))
     }
 
     /// Every body first (they may read each other), then moved out in

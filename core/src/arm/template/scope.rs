@@ -3,6 +3,7 @@
 //! `reference()`), cycle detection, and evaluation of JSON trees with
 //! property-level `copy`.
 
+use super::external::External;
 use super::limits::{check_sections, too_many_resources, MAX_COPY, MAX_RESOURCES};
 use super::names::{child_path, obj_get};
 use super::types::Definitions;
@@ -29,6 +30,8 @@ pub(super) struct Instance<'t> {
     pub(super) path: String,
     /// A `Microsoft.Resources/deployments` (its body is its outputs).
     pub(super) deployment: bool,
+    /// A Bicep `existing` resource: declared elsewhere, read, not deployed.
+    pub(super) existing: bool,
 }
 
 /// What the expansion emits, in template order.
@@ -96,6 +99,9 @@ pub(super) struct Scope<'t> {
     /// computed): the parameters, variables, functions and resources of the
     /// template around it, which its expressions read.
     pub(super) outer: Option<&'t dyn Env>,
+    /// Resources of the other inputs, for what this template reads but
+    /// does not declare.
+    pub(super) external: Option<&'t External>,
 }
 
 impl<'t> Scope<'t> {
@@ -179,6 +185,7 @@ impl<'t> Scope<'t> {
             deployment_name: "vnetlab".to_string(),
             module: None,
             outer: None,
+            external: None,
         })
     }
 
@@ -370,25 +377,34 @@ impl Env for Scope<'_> {
             if let Some(o) = self.outer {
                 return o.reference(target, full);
             }
-            // Outside the template (or not yet known): a runtime value.
-            return Ok(Value::Object(Map::new()));
+            // Not in the template: what another input holds, or unknown.
+            return match self.declared_elsewhere(target)? {
+                Some(b) => Ok(referenced(b, target, full, &self.ctx)),
+                None => Ok(unknown_resource(Value::Null, target, full)),
+            };
         };
-        // A resource that reads its own state reads what it was before.
-        let body = if self.reads_itself(idx) { self.earlier_state(idx)? } else { self.body(idx).map_err(EvalError::At)? };
-        let (id, rtype, name) = {
-            let inst = &self.instances.borrow()[idx];
-            (inst.id.clone(), inst.rtype.clone(), inst.name.clone())
+        let (id, existing) = {
+            let i = &self.instances.borrow()[idx];
+            (i.id.clone(), i.existing)
         };
-        let mut body = body;
-        if let Some(Value::Object(props)) = body.get_mut("properties") {
-            add_child_ids(props, &id);
-            add_public_ip(props, &rtype, &name, &self.ctx);
-        }
-        if full {
-            Ok(body)
+        let body = if existing {
+            // Declared elsewhere: its body is what another input holds, or
+            // unknown.
+            match self.declared_elsewhere(&id)? {
+                Some(b) => b,
+                None => return Ok(unknown_resource(self.body(idx).map_err(EvalError::At)?, &id, full)),
+            }
+        } else if self.reads_itself(idx) {
+            // A resource that reads its own state reads what it was before.
+            self.earlier_state(idx)?
         } else {
-            Ok(body.get("properties").cloned().unwrap_or_else(|| Value::Object(Map::new())))
-        }
+            self.body(idx).map_err(EvalError::At)?
+        };
+        let (rtype, name) = {
+            let inst = &self.instances.borrow()[idx];
+            (inst.rtype.clone(), inst.name.clone())
+        };
+        Ok(shaped(body, &id, &rtype, &name, full, &self.ctx))
     }
     fn references(&self, symbol: &str, full: bool) -> Result<Value, EvalError> {
         self.collection_states(symbol, full)
@@ -420,6 +436,45 @@ fn add_public_ip(props: &mut Map<String, Value>, rtype: &str, name: &str, ctx: &
         None => expr::public_ip_placeholder(name),
     };
     props.insert("ipAddress".into(), Value::String(v));
+}
+
+/// What `reference()` gives of a resource another input holds (its type
+/// and name are in its body).
+fn referenced(body: Value, id: &str, full: bool, ctx: &DeployContext) -> Value {
+    let rtype = body.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
+    let name = body.get("name").and_then(Value::as_str).unwrap_or_default().to_string();
+    shaped(body, id, &rtype, &name, full, ctx)
+}
+
+/// A resource's body as `reference()` gives it: its child collections
+/// with their ids and a public IP's address filled in; without `full`,
+/// only its properties.
+fn shaped(mut body: Value, id: &str, rtype: &str, name: &str, full: bool, ctx: &DeployContext) -> Value {
+    if let Some(Value::Object(props)) = body.get_mut("properties") {
+        add_child_ids(props, id);
+        add_public_ip(props, rtype, name, ctx);
+    }
+    if full {
+        body
+    } else {
+        body.get("properties").cloned().unwrap_or_else(|| Value::Object(Map::new()))
+    }
+}
+
+/// What `reference()` of a resource no input holds gives: its properties
+/// are unknown (`expr::unknown`) and name it, so what is derived from them
+/// stays recognisable; with `full`, what the template states of it (type,
+/// name, id) is kept around them.
+fn unknown_resource(stated: Value, target: &str, full: bool) -> Value {
+    let props = Value::String(expr::unknown::marker("properties", Some(target)));
+    match (full, stated) {
+        (true, Value::Object(mut o)) => {
+            o.insert("properties".into(), props);
+            Value::Object(o)
+        }
+        (true, _) => Value::String(expr::unknown::marker("reference()", Some(target))),
+        (false, _) => props,
+    }
 }
 
 /// ARM's runtime gives each element of a child collection (`subnets`,

@@ -1,16 +1,19 @@
 //! The builder's state and what every resource family's pass shares: the
 //! user's `BuildOptions`, the lowercase resource type names, the
-//! (type, name) index, and reference resolution.
+//! index of resources by full id (`arm::refs`), and reference resolution.
 
 use super::deploytime::{DeployTime, DeployValue};
 use crate::addr::{has_host_bits, parse_prefix};
+use crate::arm::expr::unknown;
+use crate::arm::refs::Refs;
+pub(super) use crate::arm::refs::{id_segment, parent_id};
 use crate::arm::resource::Resource;
 use crate::error::LoadError;
 use crate::model::json::At;
 use crate::model::scenario::{Origin, Scenario, SubnetRef};
 use ipnet::Ipv4Net;
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::Ipv4Addr;
 
 /// Values the user supplies for what templates cannot know.
@@ -26,10 +29,6 @@ pub struct BuildOptions {
 }
 
 pub(super) use crate::arm::expr::parse_resource_id as parse_id;
-
-pub(super) fn key(ty: &str, name: &str) -> (String, String) {
-    (ty.to_ascii_lowercase(), name.to_ascii_lowercase())
-}
 
 pub(super) const T_NSG: &str = "microsoft.network/networksecuritygroups";
 pub(super) const T_NSG_RULE: &str = "microsoft.network/networksecuritygroups/securityrules";
@@ -93,13 +92,11 @@ pub(super) struct Builder<'r> {
     pub(super) res: &'r [Resource],
     pub(super) opts: &'r BuildOptions,
     pub(super) sc: Scenario,
-    /// (type, name) -> index into the scenario vector of that type.
-    pub(super) index: HashMap<(String, String), usize>,
-    /// (vnet/subnet name, lowercase) -> subnet.
-    pub(super) subnet_index: HashMap<String, SubnetRef>,
-    /// Full subnet id (lowercase) -> subnet: an id naming a subscription and
-    /// resource group picks that VNet over a same-named one elsewhere.
-    pub(super) subnet_by_id: HashMap<String, SubnetRef>,
+    /// Each resource's index into the scenario vector of its type, found
+    /// by full id (see `arm::refs`).
+    pub(super) index: Refs<usize>,
+    /// Subnets (inline or separate), by full id and `vnet/subnet` name.
+    pub(super) subnets: Refs<SubnetRef>,
     /// Deploy-time values: synthetic addresses and their warnings. In a
     /// cell: the passes read them inside closures that borrow the builder.
     pub(super) deploy: RefCell<DeployTime>,
@@ -138,33 +135,63 @@ impl<'r> Builder<'r> {
     }
 
     pub(super) fn resolve_id(&self, at: &At<'_>, key_name: &str, id: &str, t: &str, what: &str) -> Result<usize, LoadError> {
-        self.lookup_ref(at, key_name, id, t, what, |rn| self.index.get(&key(t, rn)).copied())
+        self.lookup_ref(at, key_name, id, t, what, |rn| self.index.find(t, rn, id))
     }
 
-    /// Checks that `id` is a resource id of type `t` and finds its name.
-    fn lookup_ref<V>(&self, at: &At<'_>, key_name: &str, id: &str, t: &str, what: &str, find: impl Fn(&str) -> Option<V>) -> Result<V, LoadError> {
+    /// Registers resource `r` of type `t` as entry `v` of its scenario vector.
+    pub(super) fn register(&mut self, t: &str, r: &Resource, v: usize) {
+        self.index.insert(t, &r.name, &r.id, v);
+    }
+
+    /// Checks that `id` is a resource id of type `t` and finds the resource
+    /// it names.
+    fn lookup_ref<V>(
+        &self,
+        at: &At<'_>,
+        key_name: &str,
+        id: &str,
+        t: &str,
+        what: &str,
+        find: impl Fn(&str) -> Result<Option<V>, String>,
+    ) -> Result<V, LoadError> {
         let err = |m: String| LoadError::new(at.file, format!("{}.{}", at.path(), key_name), m);
+        if let Some(m) = unknown_ref(id) {
+            return Err(err(m));
+        }
         let (rt, rn) = parse_id(id).ok_or_else(|| err(format!("'{id}' is not a resource id (expected /subscriptions/.../providers/<type>/<name>)")))?;
         if rt.to_ascii_lowercase() != t {
             return Err(err(format!("'{id}' refers to a {rt}, expected a {what}")));
         }
-        find(&rn).ok_or_else(|| err(format!("unknown resource reference: no {what} named '{rn}' in the input")))
+        find(&rn).map_err(&err)?.ok_or_else(|| err(format!("unknown resource reference: no {what} named '{rn}' in the input")))
     }
 
+    /// The parent of child resource `r` (a subnet's VNet, a rule's NSG):
+    /// the resource its id's parent names, as any reference.
     pub(super) fn parent_index(&self, r: &Resource, t: &str, what: &str) -> Result<usize, LoadError> {
         let p = parent(&r.name);
         self.index
-            .get(&key(t, p))
-            .copied()
+            .find(t, p, parent_id(&r.id))
+            .map_err(|m| LoadError::new(&r.file, &r.path, format!("{} '{}': {m}", r.rtype, r.name)))?
             .ok_or_else(|| LoadError::new(&r.file, &r.path, format!("{} '{}' belongs to {what} '{p}', which is not in the input", r.rtype, r.name)))
     }
 
     /// Subnets have their own index: a (vnet, subnet) pair, with no limit
     /// on either count beyond Azure's.
     pub(super) fn subnet_ref(&self, at: &At<'_>, key_name: &str, id: &str) -> Result<SubnetRef, LoadError> {
-        let full = self.subnet_by_id.get(&id.trim_end_matches('/').to_ascii_lowercase()).copied();
-        self.lookup_ref(at, key_name, id, T_SUBNET, "subnet", |rn| full.or_else(|| self.subnet_index.get(&rn.to_ascii_lowercase()).copied()))
+        self.lookup_ref(at, key_name, id, T_SUBNET, "subnet", |rn| self.subnets.find(T_SUBNET, rn, id))
     }
+}
+
+/// Why a reference cannot be followed when it is a value Azure knows only
+/// at deployment (`arm::expr::unknown`): it names the resource to supply.
+pub(super) fn unknown_ref(id: &str) -> Option<String> {
+    let m = unknown::find(id)?;
+    Some(match unknown::source(m) {
+        Some(src) => format!(
+            "'{id}' is known only at deployment: it is read from '{src}', which is in none of the inputs; give that resource with -t (its `az ... show -o json` output, or the template that declares it)"
+        ),
+        None => format!("'{id}' is known only at deployment (Azure computes it), so this reference cannot be followed"),
+    })
 }
 
 /// Address spaces and subnets: host bits set are an error, as in Azure.

@@ -1,7 +1,7 @@
 //! Private DNS zones (records and VNet links) and private endpoints: their
 //! addresses and the A records their zone groups register.
 
-use super::builder::{key, leaf, origin, parse_id, Builder, T_PE, T_PE_ZG, T_VNET, T_ZONE, T_ZONE_A, T_ZONE_CNAME, T_ZONE_LINK};
+use super::builder::{leaf, origin, parse_id, unknown_ref, Builder, T_PE, T_PE_ZG, T_VNET, T_ZONE, T_ZONE_A, T_ZONE_CNAME, T_ZONE_LINK};
 use super::deploytime::Need;
 use crate::error::LoadError;
 use crate::model::scenario::{slot_of_group, DnsZone, PrivateEndpoint, ZoneLink};
@@ -22,7 +22,7 @@ impl Builder<'_> {
 
     pub(super) fn zones(&mut self) -> Result<(), LoadError> {
         for r in self.of(T_ZONE) {
-            self.index.insert(key(T_ZONE, &r.name), self.sc.dns_zones.len());
+            self.register(T_ZONE, r, self.sc.dns_zones.len());
             self.sc.dns_zones.push(DnsZone {
                 name: r.name.to_ascii_lowercase().trim_end_matches('.').to_string(),
                 a: BTreeMap::new(),
@@ -87,13 +87,16 @@ impl Builder<'_> {
             let res = at.with("properties", |p| -> Result<PrivateEndpoint, LoadError> {
                 let id = p.ref_id("subnet")?.ok_or_else(|| p.err("private endpoint without subnet.id"))?;
                 let subnet = self.subnet_ref(&p, "subnet", id)?;
-                let mut target = None;
+                let mut target_id: Option<String> = None;
                 let mut group_ids = Vec::new();
                 for field in ["privateLinkServiceConnections", "manualPrivateLinkServiceConnections"] {
                     p.each(field, |c| {
                         c.with("properties", |cp| -> Result<(), LoadError> {
                             if let Some(t) = cp.opt_str("privateLinkServiceId")? {
-                                target = target.take().or(parse_id(t));
+                                if let Some(m) = unknown_ref(t) {
+                                    return Err(cp.err(format!("privateLinkServiceId: {m}")));
+                                }
+                                target_id = target_id.take().or(parse_id(t).map(|_| t.to_string()));
                             }
                             group_ids.extend(cp.str_list("groupIds")?);
                             Ok(())
@@ -126,7 +129,8 @@ impl Builder<'_> {
                 Ok(PrivateEndpoint {
                     name: r.name.clone(),
                     subnet,
-                    target,
+                    target: target_id.as_deref().and_then(parse_id),
+                    target_id,
                     group_ids,
                     ip: ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
                     ip_static,
@@ -150,8 +154,8 @@ impl Builder<'_> {
             pe.ip = a;
             used.push(a);
         }
-        for (i, pe) in pes.iter().enumerate() {
-            self.index.insert(key(T_PE, &pe.name), i);
+        for (i, r) in self.of(T_PE).enumerate() {
+            self.register(T_PE, r, i);
         }
         self.sc.private_endpoints = pes;
         for r in self.of(T_PE_ZG) {

@@ -1,8 +1,8 @@
 //! From the flat list of concrete resources to a checked `Scenario`.
 //!
-//! References (`{"id": ...}`) resolve by resource type and name (FORMAT.md,
-//! "Loading"); a subnet id that matches a VNet's full id (subscription,
-//! resource group) picks that VNet over a same-named one elsewhere. A
+//! References (`{"id": ...}`) resolve by full id (subscription, resource
+//! group, type, name), else by type and name when that is unique (FORMAT.md,
+//! "Loading"), so same-named resources in two resource groups stay apart. A
 //! reference to a network object that is not in the input is an error: it
 //! would otherwise silently change what is allowed. Values that Azure only
 //! knows after deployment (public IP addresses, a site's outbound addresses,
@@ -28,7 +28,6 @@ use crate::model::scenario::Scenario;
 use builder::Builder;
 use deploytime::DeployTime;
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 pub fn build(resources: &[Resource]) -> Result<Scenario, LoadError> {
     build_with(resources, &BuildOptions::default())
@@ -37,8 +36,7 @@ pub fn build(resources: &[Resource]) -> Result<Scenario, LoadError> {
 pub fn build_with(resources: &[Resource], opts: &BuildOptions) -> Result<Scenario, LoadError> {
     let given = opts.public_ips.iter().map(|(_, a)| *a).chain(opts.outbound_ips.iter().copied()).chain(opts.deploy_values.iter().map(|v| v.addr));
     let deploy = RefCell::new(DeployTime::new(resources, given, placeholders::first_vnet_prefix(resources)));
-    let mut b =
-        Builder { res: resources, opts, sc: Scenario::default(), index: HashMap::new(), subnet_index: HashMap::new(), subnet_by_id: HashMap::new(), deploy };
+    let mut b = Builder { res: resources, opts, sc: Scenario::default(), index: Default::default(), subnets: Default::default(), deploy };
     b.sc.resources = resources.iter().map(|r| (r.rtype.clone(), r.name.clone())).collect();
     // Public IPs first: a placeholder for one's address elsewhere reads it.
     b.nat_gateways()?;

@@ -1,7 +1,7 @@
 //! Virtual networks, their subnets (inline or separate, with NSG, route
 //! table, NAT gateway, service endpoints and delegations) and peerings.
 
-use super::builder::{key, leaf, origin, over_limit, parse_id, strict_prefix, Builder, MAX_SUBNETS_PER_VNET, T_NAT, T_NSG, T_PEERING, T_RT, T_SUBNET, T_VNET};
+use super::builder::{leaf, origin, over_limit, parse_id, strict_prefix, Builder, MAX_SUBNETS_PER_VNET, T_NAT, T_NSG, T_PEERING, T_RT, T_SUBNET, T_VNET};
 use super::deploytime::Need;
 use crate::error::LoadError;
 use crate::model::json::At;
@@ -56,7 +56,7 @@ impl Builder<'_> {
             if vnet.address_space.is_empty() {
                 return Err(LoadError::new(&r.file, &r.path, format!("virtual network '{}' has no addressSpace.addressPrefixes", r.name)));
             }
-            self.index.insert(key(T_VNET, &r.name), self.sc.vnets.len());
+            self.register(T_VNET, r, self.sc.vnets.len());
             self.sc.vnets.push(vnet);
         }
         // A separate subnet resource replaces an inline subnet of the same
@@ -82,16 +82,14 @@ impl Builder<'_> {
         }
         // Every VNet resource was pushed in order: its full id keys its
         // subnets, so two VNets of one name in two resource groups stay apart.
-        let vnet_ids: Vec<String> = self.of(T_VNET).map(|r| r.id.trim_end_matches('/').to_ascii_lowercase()).collect();
+        let vnet_ids: Vec<&str> = self.of(T_VNET).map(|r| r.id.trim_end_matches('/')).collect();
         for (vi, vnet) in self.sc.vnets.iter().enumerate() {
             if let Some(s) = vnet.subnets.get(MAX_SUBNETS_PER_VNET) {
                 return Err(over_limit(&s.origin, "subnets", &format!("virtual network '{}'", vnet.name), vnet.subnets.len(), MAX_SUBNETS_PER_VNET));
             }
             for (si, s) in vnet.subnets.iter().enumerate() {
-                self.subnet_index.insert(format!("{}/{}", vnet.name, s.name).to_ascii_lowercase(), (vi, si));
-                if let Some(id) = vnet_ids.get(vi).filter(|id| !id.is_empty()) {
-                    self.subnet_by_id.insert(format!("{id}/subnets/{}", s.name.to_ascii_lowercase()), (vi, si));
-                }
+                let id = vnet_ids.get(vi).filter(|id| !id.is_empty()).map(|id| format!("{id}/subnets/{}", s.name)).unwrap_or_default();
+                self.subnets.insert(T_SUBNET, &format!("{}/{}", vnet.name, s.name), &id, (vi, si));
             }
             check_subnet_prefixes(vnet)?;
         }
@@ -156,8 +154,7 @@ impl Builder<'_> {
 
     pub(super) fn peerings(&mut self) -> Result<(), LoadError> {
         let mut found: Vec<(usize, Peering)> = Vec::new();
-        for r in self.of(T_VNET) {
-            let v = self.index[&key(T_VNET, &r.name)];
+        for (v, r) in self.of(T_VNET).enumerate() {
             let at = Self::at(r);
             if let Some(res) = at.with("properties", |p| {
                 p.each("virtualNetworkPeerings", |pe| {
@@ -195,7 +192,13 @@ impl Builder<'_> {
                 Ok(())
             })
             .transpose()?;
-            let remote = match parse_id(id).and_then(|(t, n)| self.index.get(&key(&t, &n)).filter(|_| t.eq_ignore_ascii_case(T_VNET)).copied()) {
+            let found = match parse_id(id) {
+                Some((t, n)) if t.eq_ignore_ascii_case(T_VNET) => {
+                    self.index.find_outside(T_VNET, &n, id).map_err(|m| p.err(format!("remoteVirtualNetwork: {m}")))?
+                }
+                _ => None,
+            };
+            let remote = match found {
                 Some(v) => PeerRemote::Vnet(v),
                 None if !space.is_empty() => PeerRemote::External { id: id.to_string(), address_space: space },
                 None => {

@@ -2,19 +2,19 @@
 //! gateways, VNet gateways, local network gateways and their connections.
 
 use super::builder::{
-    key, leaf, merge_by_name, origin, over_limit, parse_id, strict_prefix, Builder, MAX_ROUTES_PER_TABLE, T_CONN, T_LNG, T_NAT, T_PIP, T_PIP_PREFIX, T_RT,
-    T_RT_ROUTE, T_VNG,
+    leaf, merge_by_name, origin, over_limit, parse_id, strict_prefix, unknown_ref, Builder, MAX_ROUTES_PER_TABLE, T_CONN, T_LNG, T_NAT, T_PIP, T_PIP_PREFIX,
+    T_RT, T_RT_ROUTE, T_VNG,
 };
 use super::deploytime::{Need, Pool};
 use crate::addr::{has_host_bits, parse_prefix};
 use crate::arm::expr::placeholder;
+use crate::arm::refs::Refs;
 use crate::decision::NextHopType;
 use crate::error::LoadError;
 use crate::model::json::At;
 use crate::model::scenario::{Connection, LocalGateway, NatGateway, Origin, RoutePrefix, RouteTable, UserRoute, VnetGateway};
 use crate::warning::Warning;
 use serde_json::Value;
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 impl Builder<'_> {
@@ -32,7 +32,7 @@ impl Builder<'_> {
             }) {
                 res?;
             }
-            self.index.insert(key(T_RT, &r.name), self.sc.route_tables.len());
+            self.register(T_RT, r, self.sc.route_tables.len());
             self.sc.route_tables.push(RouteTable { name: r.name.clone(), routes, disable_bgp_route_propagation: disable, origin: origin(r) });
         }
         let mut separate: Vec<Vec<UserRoute>> = vec![Vec::new(); self.sc.route_tables.len()];
@@ -51,7 +51,8 @@ impl Builder<'_> {
 
     pub(super) fn nat_gateways(&mut self) -> Result<(), LoadError> {
         // Public addresses: given in the resource, by --public-ip, or synthetic.
-        let mut pips: HashMap<(String, String), Vec<Ipv4Addr>> = HashMap::new();
+        let mut pips: Vec<Vec<Ipv4Addr>> = Vec::new();
+        let mut pip_refs: Refs<usize> = Refs::default();
         for (t, is_prefix) in [(T_PIP, false), (T_PIP_PREFIX, true)] {
             for r in self.of(t) {
                 let at = Self::at(r);
@@ -86,7 +87,8 @@ impl Builder<'_> {
                 if !is_prefix {
                     self.deploy.get_mut().public_ips.insert(r.name.to_ascii_lowercase(), addrs[0]);
                 }
-                pips.insert(key(t, &r.name), addrs);
+                pip_refs.insert(t, &r.name, &r.id, pips.len());
+                pips.push(addrs);
             }
         }
         for r in self.of(T_NAT) {
@@ -106,11 +108,13 @@ impl Builder<'_> {
                             Some(Value::String(s)) => s.as_str(),
                             _ => return Err(item.err("expected a reference object {\"id\": \"...\"}")),
                         };
+                        if let Some(m) = unknown_ref(id) {
+                            return Err(item.err(m));
+                        }
                         let (rt, rn) = parse_id(id).ok_or_else(|| item.err(format!("'{id}' is not a resource id")))?;
-                        let addrs = pips
-                            .get(&key(&rt, &rn))
-                            .filter(|_| rt.eq_ignore_ascii_case(t))
-                            .ok_or_else(|| item.err(format!("unknown resource reference: no {t} named '{rn}' in the input")))?;
+                        let found = if rt.eq_ignore_ascii_case(t) { pip_refs.find(t, &rn, id).map_err(|m| item.err(m))? } else { None };
+                        let addrs =
+                            found.and_then(|i| pips.get(i)).ok_or_else(|| item.err(format!("unknown resource reference: no {t} named '{rn}' in the input")))?;
                         public_ips.extend(addrs.iter().copied());
                         Ok(())
                     })?;
@@ -120,7 +124,7 @@ impl Builder<'_> {
                 res?;
             }
             let sku = at.with("sku", |s| s.opt_str("name")).transpose()?.flatten().unwrap_or("Standard").to_string();
-            self.index.insert(key(T_NAT, &r.name), self.sc.nat_gateways.len());
+            self.register(T_NAT, r, self.sc.nat_gateways.len());
             self.sc.nat_gateways.push(NatGateway { name: r.name.clone(), public_ips, idle_timeout_minutes: idle, sku, origin: origin(r) });
         }
         Ok(())
@@ -144,7 +148,7 @@ impl Builder<'_> {
             }) {
                 res?;
             }
-            self.index.insert(key(T_VNG, &r.name), self.sc.vnet_gateways.len());
+            self.register(T_VNG, r, self.sc.vnet_gateways.len());
             self.sc.vnet_gateways.push(VnetGateway { name: r.name.clone(), vnet, gateway_type, origin: origin(r) });
         }
         for r in self.of(T_LNG) {
@@ -160,7 +164,7 @@ impl Builder<'_> {
             }) {
                 res.transpose()?;
             }
-            self.index.insert(key(T_LNG, &r.name), self.sc.local_gateways.len());
+            self.register(T_LNG, r, self.sc.local_gateways.len());
             self.sc.local_gateways.push(LocalGateway { name: r.name.clone(), address_space: space, origin: origin(r) });
         }
         for r in self.of(T_CONN) {

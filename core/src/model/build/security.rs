@@ -1,7 +1,7 @@
 //! Network security groups: inline and separate rule resources, their
 //! addresses, ports and priorities.
 
-use super::builder::{key, leaf, merge_by_name, origin, over_limit, Builder, MAX_RULES_PER_NSG, T_NSG, T_NSG_RULE};
+use super::builder::{leaf, merge_by_name, origin, over_limit, Builder, MAX_RULES_PER_NSG, T_NSG, T_NSG_RULE};
 use super::deploytime::Need;
 use crate::addr::parse_prefix;
 use crate::error::LoadError;
@@ -22,7 +22,7 @@ impl Builder<'_> {
                 })
             })
             .transpose()?;
-            self.index.insert(key(T_NSG, &r.name), self.sc.nsgs.len());
+            self.register(T_NSG, r, self.sc.nsgs.len());
             self.sc.nsgs.push(Nsg { name: r.name.clone(), rules, origin: origin(r) });
         }
         let mut separate: Vec<Vec<SecurityRule>> = vec![Vec::new(); self.sc.nsgs.len()];

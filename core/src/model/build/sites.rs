@@ -2,10 +2,13 @@
 //! addresses, which setting decides Route All, and the inbound access
 //! restrictions (fact sheet 13.2) as the input states them.
 
-use super::builder::{key, leaf, origin, parent, parse_id, ty, Builder, T_PLAN, T_SITE, T_SITE_CONFIG, T_SITE_NETCFG, T_SLOT, T_SLOT_CONFIG, T_SLOT_NETCFG};
+use super::builder::{
+    id_segment, leaf, origin, parent, parent_id, parse_id, ty, Builder, T_PLAN, T_SITE, T_SITE_CONFIG, T_SITE_NETCFG, T_SLOT, T_SLOT_CONFIG, T_SLOT_NETCFG,
+};
 use super::deploytime::{Need, Pool};
 use crate::addr::parse_prefix;
 use crate::arm::expr::placeholder;
+use crate::arm::refs::Refs;
 use crate::error::LoadError;
 use crate::model::json::At;
 use crate::model::scenario::{slot_of_group, Access, AccessRule, AccessRules, AccessSource, AddrItem, Plan, PlanKind, RouteAll, Site, SiteAccess};
@@ -37,7 +40,7 @@ impl Builder<'_> {
             } else {
                 PlanKind::Dedicated
             };
-            self.index.insert(key(T_PLAN, &r.name), self.sc.plans.len());
+            self.register(T_PLAN, r, self.sc.plans.len());
             self.sc.plans.push(Plan { name: r.name.clone(), sku_name, tier, kind, linux, origin: origin(r) });
         }
         Ok(())
@@ -49,7 +52,24 @@ impl Builder<'_> {
     /// (README, "Behaviour choices"), only its plan when it names none.
     pub(super) fn sites(&mut self) -> Result<(), LoadError> {
         let all: Vec<_> = self.of(T_SITE).chain(self.of(T_SLOT)).collect();
-        for r in all {
+        // By full id: a slot's production site, a child's site and a private
+        // endpoint's target are the ones their ids name. `all[i]` becomes
+        // `sc.sites[i]`.
+        let mut by_id: Refs<usize> = Refs::default();
+        for (i, r) in all.iter().enumerate() {
+            by_id.insert(&ty(r), &r.name, &r.id, i);
+        }
+        let mut pe_site = Vec::new();
+        for pe in &self.sc.private_endpoints {
+            let site = match (&pe.target, &pe.target_id) {
+                (Some((t, n)), Some(id)) if t.eq_ignore_ascii_case(T_SITE) => {
+                    by_id.find_outside(T_SITE, n, id).map_err(|m| LoadError::new(&pe.origin.file, &pe.origin.path, format!("privateLinkServiceId: {m}")))?
+                }
+                _ => None,
+            };
+            pe_site.push(site);
+        }
+        for (i, r) in all.iter().copied().enumerate() {
             let is_slot = ty(r) == T_SLOT;
             let at = Self::at(r);
             let kind_s = at.opt_str("kind")?.unwrap_or("app").to_string();
@@ -84,11 +104,15 @@ impl Builder<'_> {
                     Some(id) => match parse_id(id) {
                         Some((t, n)) if t.eq_ignore_ascii_case(T_PLAN) => {
                             no_plan = format!("its serverFarmId names plan '{n}', which is not in the input");
-                            self.index.get(&key(T_PLAN, &n)).copied()
+                            self.index.find(T_PLAN, &n, id).map_err(|m| p.err(format!("serverFarmId: {m}")))?
                         }
                         _ => return Err(p.err(format!("serverFarmId '{id}' is not an App Service plan id"))),
                     },
-                    None if is_slot => self.sc.sites.iter().find(|s| s.name.eq_ignore_ascii_case(parent(&r.name))).and_then(|s| s.plan),
+                    None if is_slot => {
+                        let prod =
+                            by_id.find(T_SITE, parent(&r.name), parent_id(&r.id)).map_err(|m| p.err(format!("production site of slot '{}': {m}", r.name)))?;
+                        prod.and_then(|s| self.sc.sites.get(s)).and_then(|s| s.plan)
+                    }
                     None => None,
                 };
                 if let Some(id) = p.opt_str("virtualNetworkSubnetId")? {
@@ -137,6 +161,11 @@ impl Builder<'_> {
             }
             // Child resources: sites/config (web, appsettings), sites/networkConfig.
             for c in self.res.iter().filter(|c| parent(&c.name).eq_ignore_ascii_case(&r.name)) {
+                let owner =
+                    by_id.find(&ty(r), &r.name, parent_id(&c.id)).map_err(|m| LoadError::new(&c.file, &c.path, format!("{} '{}': {m}", c.rtype, c.name)))?;
+                if owner != Some(i) {
+                    continue;
+                }
                 let cat = Self::at(c);
                 match (ty(c).as_str(), leaf(&c.name).to_ascii_lowercase().as_str()) {
                     (T_SITE_CONFIG | T_SLOT_CONFIG, "web") => {
@@ -185,16 +214,21 @@ impl Builder<'_> {
             // Unset publicNetworkAccess: enabled unless a private endpoint
             // reaches the site (sub-resource `sites`) or the slot (`sites-<slot>`).
             let (open, by) = public.unwrap_or_else(|| {
-                let (target, slot) = if is_slot { (parent(&r.name), Some(leaf(&r.name).to_ascii_lowercase())) } else { (r.name.as_str(), None) };
-                let pe = self.sc.private_endpoints.iter().find(|pe| {
-                    pe.target.as_ref().is_some_and(|(t, n)| t.eq_ignore_ascii_case(T_SITE) && n.eq_ignore_ascii_case(target))
+                let (target, slot) = if is_slot {
+                    (by_id.find(T_SITE, parent(&r.name), parent_id(&r.id)).ok().flatten(), Some(leaf(&r.name).to_ascii_lowercase()))
+                } else {
+                    (Some(i), None)
+                };
+                let pe = self.sc.private_endpoints.iter().zip(&pe_site).find(|(pe, site)| {
+                    target.is_some()
+                        && **site == target
                         && match &slot {
                             Some(sl) => pe.group_ids.iter().any(|g| slot_of_group(g).as_ref() == Some(sl)),
                             None => pe.group_ids.is_empty() || pe.group_ids.iter().any(|g| g.eq_ignore_ascii_case("sites")),
                         }
                 });
                 match pe {
-                    Some(pe) => (false, format!("publicNetworkAccess unset and private endpoint '{}' reaches the site", pe.name)),
+                    Some((pe, _)) => (false, format!("publicNetworkAccess unset and private endpoint '{}' reaches the site", pe.name)),
                     None => (true, "publicNetworkAccess unset (enabled: no private endpoint reaches the site)".into()),
                 }
             });
@@ -363,11 +397,4 @@ fn parse_sources(b: &Builder<'_>, ip: &str, tagged: bool, r: &At<'_>) -> Result<
         // IPv6 prefixes: left out, no IPv4 client matches them.
     }
     Ok(out)
-}
-
-/// The value after `key` in a resource id (`/subscriptions/S/resourceGroups/G/...`).
-fn id_segment(id: &str, key: &str) -> Option<String> {
-    let mut segs = id.split('/');
-    segs.by_ref().find(|s| s.eq_ignore_ascii_case(key))?;
-    segs.next().filter(|s| !s.is_empty()).map(str::to_string)
 }

@@ -1,0 +1,87 @@
+//! Values Azure knows only at deployment, which vnetlab cannot: a property
+//! of a resource the input does not hold (`reference()` of a VNet in
+//! another resource group, a Bicep `existing` resource), or one Azure
+//! computes (`resourceGuid`). Each is a marker string, `<runtime:NAME>`, or
+//! `<runtime:NAME from RESOURCE>` when it reads a resource that is not in
+//! the input, so what derives from it stays recognisable after variables,
+//! outputs and modules and an error where the model needs it can say which
+//! resource to supply.
+//!
+//! Every function accepts a marker where it would take any value (so
+//! `filter`, `map`, `union`, `split`, `length`, `contains` do not fail) and
+//! gives a marker back: its answer is unknown too. Only the functions that
+//! build text or collections around their arguments keep them whole
+//! (`concat`, `format`, ...): the marker stays inside the result. A
+//! deterministic answer, never a guess.
+
+use serde_json::Value;
+
+const PREFIX: &str = "<runtime:";
+const FROM: &str = " from ";
+
+/// The marker for property `name` (of a resource named `source`, when the
+/// input lacks it).
+pub fn marker(name: &str, source: Option<&str>) -> String {
+    match source {
+        Some(s) => format!("{PREFIX}{name}{FROM}{s}>"),
+        None => format!("{PREFIX}{name}>"),
+    }
+}
+
+/// The first marker inside a string, if any.
+pub fn find(s: &str) -> Option<&str> {
+    let start = s.find(PREFIX)?;
+    let len = s[start..].find('>')? + 1;
+    Some(&s[start..start + len])
+}
+
+/// The resource (id or name) a marker reads, when it is not in the input.
+pub fn source(marker: &str) -> Option<&str> {
+    let inner = marker.strip_prefix(PREFIX)?.strip_suffix('>')?;
+    inner.split_once(FROM).map(|(_, s)| s)
+}
+
+/// The marker for part `name` (a property or `[index]`) of unknown `of`.
+pub fn derive(of: &str, name: &str) -> String {
+    marker(name, source(of))
+}
+
+/// The marker an argument list carries: the first string argument that
+/// contains one.
+pub fn in_args(a: &[Value]) -> Option<&str> {
+    a.iter().find_map(|v| v.as_str().and_then(find))
+}
+
+/// The marker a call of function `lname` with arguments `a` gives instead
+/// of its answer, when an argument is unknown. Functions whose result holds
+/// their string arguments whole (text built by `concat` and `format`, new
+/// arrays and objects) keep the marker inside their result instead.
+pub fn call_result(lname: &str, a: &[Value]) -> Option<String> {
+    let m = in_args(a)?;
+    let keeps = match lname {
+        "concat" => !a.iter().any(Value::is_array),
+        "format" | "string" | "createarray" | "array" | "createobject" | "lambdavariables" | "copyindex" => true,
+        _ => false,
+    };
+    (!keeps).then(|| derive(m, &format!("{lname}()")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn markers_name_their_resource_through_derivation() {
+        let m = marker("properties", Some("/x/vnet"));
+        assert_eq!(source(&derive(&derive(&m, "subnets"), "[0]")), Some("/x/vnet"));
+        assert_eq!(find(&format!("id={m};")), Some(m.as_str()));
+        assert_eq!(source(&marker("resourceGuid", None)), None);
+        assert_eq!(find("<runtime"), None);
+        // split of an unknown is unknown; text built around one keeps it.
+        assert_eq!(call_result("split", &[json!(m), json!("/")]), Some(derive(&m, "split()")));
+        assert_eq!(call_result("concat", &[json!("a"), json!(m)]), None);
+        assert!(call_result("concat", &[json!([1]), json!(m)]).is_some(), "concat of arrays with an unknown is unknown");
+        assert_eq!(call_result("split", &[json!("a/b"), json!("/")]), None);
+    }
+}
