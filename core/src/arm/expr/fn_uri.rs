@@ -1,7 +1,8 @@
 //! URI functions of the template language: `parseUri` and `buildUri` (the
 //! parts .NET's `Uri` and `UriBuilder` give: scheme, host, port, path,
 //! query), and `dataUri` / `dataUriToString` (RFC 2397 data URIs, base64,
-//! as ARM writes them: `data:text/plain;charset=utf8;base64,...`).
+//! as ARM writes them: `data:text/plain;charset=utf8;base64,...` for a
+//! string, `application/json` for any other value).
 //! A leaf of `expr`: imports only `error`, `values` and `text`.
 
 use super::error::{err, EvalError, R};
@@ -102,8 +103,11 @@ fn build_uri(name: &str, a: &[Value]) -> R<Value> {
 
 fn data_uri(name: &str, a: &[Value]) -> R<Value> {
     arity(name, a.len(), 1, 1)?;
+    // A string is text; any other value is written as its JSON, and Azure
+    // labels it so.
+    let mime = if a[0].is_string() { "text/plain" } else { "application/json" };
     let s = stringify(&a[0]);
-    Ok(Value::String(format!("data:text/plain;charset=utf8;base64,{}", base64_encode(s.as_bytes()))))
+    Ok(Value::String(format!("data:{mime};charset=utf8;base64,{}", base64_encode(s.as_bytes()))))
 }
 
 fn data_uri_to_string(name: &str, a: &[Value]) -> R<Value> {

@@ -75,7 +75,15 @@ pub(super) fn call(name: &str, lname: &str, a: &[Value], ctx: &DeployContext) ->
             dotnet_format(str_arg(name, a, 0)?, &a[1..]).map(Value::String).map_err(EvalError::Here)
         }
         "concat" => {
-            if a.iter().all(|v| v.is_array() || v.is_null()) && n > 0 {
+            if n == 0 {
+                return err(format!("function '{name}' expects at least 1 argument"));
+            }
+            // An array first makes it an array concatenation; Azure rejects
+            // strings after it rather than joining text to an array's JSON.
+            if a[0].is_array() && !a.iter().all(|v| v.is_array() || v.is_null()) {
+                return err(format!("function '{name}' expects all arguments to be arrays when the first is an array"));
+            }
+            if a.iter().all(|v| v.is_array() || v.is_null()) {
                 let mut out = Vec::new();
                 for v in a {
                     if let Value::Array(x) = v {
@@ -197,7 +205,7 @@ pub(super) fn call(name: &str, lname: &str, a: &[Value], ctx: &DeployContext) ->
             arity(name, n, 3, 3)?;
             let (s, old, new) = (str_arg(name, a, 0)?, str_arg(name, a, 1)?, str_arg(name, a, 2)?);
             if old.is_empty() {
-                return Ok(Value::String(s.to_string()));
+                return err(format!("function '{name}' cannot replace an empty string"));
             }
             let grows = (s.matches(old).count() as u64).saturating_mul(new.len() as u64);
             check_len(grows.saturating_add(s.len() as u64))?;
@@ -224,6 +232,8 @@ pub(super) fn call(name: &str, lname: &str, a: &[Value], ctx: &DeployContext) ->
             let char_pos = |byte: usize| s[..byte].chars().count() as i64;
             Ok(match lname {
                 "indexof" => Value::from(s.find(&f).map(char_pos).unwrap_or(-1)),
+                // .NET Framework's LastIndexOf finds "" at the last character.
+                "lastindexof" if f.is_empty() => Value::from((s.chars().count() as i64 - 1).max(0)),
                 "lastindexof" => Value::from(s.rfind(&f).map(char_pos).unwrap_or(-1)),
                 "startswith" => Value::Bool(s.starts_with(&f)),
                 _ => Value::Bool(s.ends_with(&f)),
@@ -231,8 +241,14 @@ pub(super) fn call(name: &str, lname: &str, a: &[Value], ctx: &DeployContext) ->
         }
         "padleft" => {
             arity(name, n, 2, 3)?;
+            if !(a[0].is_string() || a[0].is_i64() || a[0].is_u64()) {
+                return err(format!("function '{name}' expects a string or an integer to pad, not {}", kind(&a[0])));
+            }
             let s = stringify(&a[0]);
             let total = int_of(name, &a[1])?;
+            if total < 0 {
+                return err(format!("padLeft: total length {total} is negative"));
+            }
             if total > 16384 {
                 return err(format!("padLeft: total length {total} is too large"));
             }
@@ -310,7 +326,7 @@ pub(super) fn call(name: &str, lname: &str, a: &[Value], ctx: &DeployContext) ->
             match &a[0] {
                 Value::Array(first) => {
                     let Some(others) = a[1..].iter().map(|o| o.as_array().map(Vec::as_slice)).collect::<Option<Vec<_>>>() else {
-                        return Ok(Value::Array(Vec::new()));
+                        return err(format!("function '{name}' expects all arguments to be arrays or all to be objects"));
                     };
                     Ok(Value::Array(intersect_arrays(first, &others)))
                 }
@@ -369,10 +385,10 @@ pub(super) fn call(name: &str, lname: &str, a: &[Value], ctx: &DeployContext) ->
             arity(name, n, 1, 1)?;
             Ok(Value::Bool(match &a[0] {
                 Value::Bool(b) => *b,
-                Value::String(s) if s.eq_ignore_ascii_case("true") => true,
-                Value::String(s) if s.eq_ignore_ascii_case("false") => false,
-                Value::Number(x) if x.as_i64() == Some(1) => true,
-                Value::Number(x) if x.as_i64() == Some(0) => false,
+                // The reference: "true" in any case is true, any other string
+                // false; 0 is false and every other integer true.
+                Value::String(s) => s.eq_ignore_ascii_case("true"),
+                Value::Number(x) if x.is_i64() || x.is_u64() => x.as_i64() != Some(0),
                 v => return err(format!("function '{name}' cannot convert {} to a bool", kind(v))),
             }))
         }

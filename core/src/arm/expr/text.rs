@@ -159,11 +159,35 @@ pub(super) fn uri_combine(base: &str, rel: &str) -> String {
     }
     let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
     let host_end = base[scheme_end..].find('/').map(|i| i + scheme_end).unwrap_or(base.len());
-    if let Some(r) = rel.strip_prefix('/') {
-        return format!("{}/{}", &base[..host_end], r);
+    let path = if rel.starts_with('/') {
+        rel.to_string()
+    } else {
+        match base[host_end..].rfind('/') {
+            Some(i) => format!("{}{}", &base[host_end..host_end + i + 1], rel),
+            None => format!("/{rel}"),
+        }
+    };
+    format!("{}{}", &base[..host_end], remove_dot_segments(&path))
+}
+
+/// RFC 3986's remove_dot_segments on a path starting with '/', as .NET's
+/// `Uri` resolves `../` and `./`; the query and fragment are kept as they are.
+fn remove_dot_segments(path: &str) -> String {
+    let (p, tail) = path.split_at(path.find(['?', '#']).unwrap_or(path.len()));
+    let segs: Vec<&str> = p.split('/').skip(1).collect();
+    let mut out: Vec<&str> = Vec::new();
+    for (i, s) in segs.iter().enumerate() {
+        if *s == "." || *s == ".." {
+            if *s == ".." {
+                out.pop();
+            }
+            // A trailing dot segment leaves the path ending in '/'.
+            if i + 1 == segs.len() {
+                out.push("");
+            }
+        } else {
+            out.push(s);
+        }
     }
-    match base[host_end..].rfind('/') {
-        Some(i) => format!("{}{}", &base[..host_end + i + 1], rel),
-        None => format!("{}/{}", base, rel),
-    }
+    format!("/{}{}", out.join("/"), tail)
 }
