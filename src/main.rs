@@ -108,7 +108,8 @@ enum Cmd {
     /// template when one is given (parameters, variables, user-defined functions), as `bicep console`
     /// does; EXPR may be given with or without its surrounding [...]. Exit 2 if one is invalid.
     #[command(after_help = "Examples:\n  vnetlab eval \"concat('a', 'b')\" \"[add(1, 2)]\"\n  \
-vnetlab eval -t azuredeploy.json -p appName=func1 \"variables('subnetName')\"\n  vnetlab eval --location northeurope \"deployment().location\"")]
+vnetlab eval -t azuredeploy.json -p appName=func1 \"variables('subnetName')\"\n  vnetlab eval --location northeurope \"deployment().location\"\n  \
+vnetlab eval --resource-group rg-app \"resourceId('Microsoft.Network/virtualNetworks', 'vnet')\"")]
     Eval {
         /// ARM template whose parameters, variables and functions the expressions read.
         #[arg(short = 't', long = "template", value_name = "FILE")]
@@ -120,7 +121,7 @@ vnetlab eval -t azuredeploy.json -p appName=func1 \"variables('subnetName')\"\n 
         #[arg(long)]
         pretty: bool,
         #[command(flatten)]
-        location: LocationArg,
+        deploy: DeployArgs,
         #[arg(required = true, value_name = "EXPR")]
         exprs: Vec<String>,
     },
@@ -226,33 +227,56 @@ struct InputArgs {
     #[arg(long = "deploy-value", value_name = "[FILE:]JSONPATH=ADDRESS")]
     deploy_values: Vec<String>,
     #[command(flatten)]
-    location: LocationArg,
+    deploy: DeployArgs,
     /// Let outbound TCP 25 reach the internet (Azure blocks it by default).
     #[arg(long = "allow-port-25")]
     allow_port_25: bool,
 }
 
 #[derive(Args, Clone, Default)]
-struct LocationArg {
+struct DeployArgs {
     /// The region you deploy to: deployment().location and resourceGroup().location (default westeurope).
     #[arg(long, value_name = "REGION")]
     location: Option<String>,
+    /// The resource group you deploy into: resourceGroup() and the ids templates build (default rg-vnetlab).
+    /// Without it the group is only assumed, and an id naming it that no resource there answers takes the
+    /// only resource of that type and name in another group of the inputs, with a warning.
+    #[arg(long = "resource-group", value_name = "NAME")]
+    resource_group: Option<String>,
+    /// The subscription you deploy into: subscription() and the ids templates build
+    /// (default 00000000-0000-0000-0000-000000000000).
+    #[arg(long, value_name = "ID")]
+    subscription: Option<String>,
 }
 
-impl LocationArg {
-    /// The deployment context with the given region, if any.
+impl DeployArgs {
+    /// The deployment context with what the user gave.
     fn context(&self) -> Result<DeployContext, Error> {
         let mut ctx = DeployContext::default();
-        if let Some(l) = &self.location {
-            let l = l.trim();
-            if l.is_empty() {
-                return Err(Error::BadArgument("--location: expected a region name, e.g. westeurope".into()));
-            }
-            ctx.location = l.to_string();
+        if let Some(l) = given(&self.location, "--location", "a region name, e.g. westeurope")? {
+            ctx.location = l;
             ctx.location_given = true;
+        }
+        if let Some(g) = given(&self.resource_group, "--resource-group", "a resource group name, e.g. rg-app")? {
+            ctx.resource_group = g;
+            ctx.resource_group_given = true;
+        }
+        if let Some(s) = given(&self.subscription, "--subscription", "a subscription id, e.g. 11111111-1111-1111-1111-111111111111")? {
+            ctx.subscription_id = s;
         }
         Ok(ctx)
     }
+}
+
+/// A flag's value, trimmed; empty is an error saying what was `expected`.
+/// A `/` would change the shape of every id built from it.
+fn given(v: &Option<String>, flag: &str, expected: &str) -> Result<Option<String>, Error> {
+    let Some(v) = v else { return Ok(None) };
+    let v = v.trim();
+    if v.is_empty() || v.contains('/') {
+        return Err(Error::BadArgument(format!("{flag} '{v}': expected {expected}")));
+    }
+    Ok(Some(v.to_string()))
 }
 
 /// The command line's inputs and policy options (no files: the embedded
@@ -263,7 +287,7 @@ fn inputs(a: &InputArgs) -> Result<(Inputs, PolicyOptions), Error> {
         params: a.params.clone(),
         param_files: a.parameter_files.clone(),
         service_tag_files: a.service_tags.clone(),
-        ctx: a.location.context()?,
+        ctx: a.deploy.context()?,
         ..Default::default()
     };
     for v in &a.deploy_values {
@@ -390,8 +414,8 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Eval { template, params, pretty, location, exprs } => {
-            let ctx = location.context()?;
+        Cmd::Eval { template, params, pretty, deploy, exprs } => {
+            let ctx = deploy.context()?;
             let lines = scenario::eval_expressions(&Disk, template.as_deref(), &params, &exprs, &ctx)?;
             for w in ctx.take_warnings() {
                 eprintln!("warning: {w}");

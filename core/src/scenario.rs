@@ -201,7 +201,8 @@ pub fn load(files: &dyn Files, inputs: &Inputs) -> Result<Loaded, Error> {
         load_case_setup(&default_case_value()?, Path::new(DEFAULT_CASE_NAME), files, &pv, &inputs.build, &deploy_context(inputs))?
     } else {
         let res = load_resources(files, inputs)?;
-        Loaded { scenario: model::build_with(&res, &inputs.build)?, options: PolicyOptions::default() }
+        let build = BuildOptions { resource_group: inputs.ctx.group(), ..inputs.build.clone() };
+        Loaded { scenario: model::build_with(&res, &build)?, options: PolicyOptions::default() }
     };
     // One warning for every read of what only a default answered.
     loaded.scenario.warnings.extend(inputs.ctx.take_warnings().into_iter().map(Warning::always));
@@ -262,7 +263,7 @@ pub fn load_case_setup(v: &Value, file: &Path, files: &dyn Files, extra: &ParamV
         Some(t @ Value::Object(_)) => arm::expand_template(t, &f, &params, ctx)?,
         _ => return Err(LoadError::new(&f, "$.template", "expected an inline template object or a path")),
     };
-    let scenario = model::build_with(&resources, build)?;
+    let scenario = model::build_with(&resources, &BuildOptions { resource_group: ctx.group(), ..build.clone() })?;
     let service_tags = match v.get("service_tags") {
         Some(t) => ServiceTags::from_map(t, &f, "$.service_tags")?,
         None => ServiceTags::default(),

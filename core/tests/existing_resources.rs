@@ -50,6 +50,8 @@ fn functions_accept_an_unknown_resource_and_answer_unknown() {
     // Text built around an unknown keeps it whole, still recognisable.
     let v = eval(&format!("concat('id: ', {r}.subnets[0].id)"));
     assert_eq!(v, json!(format!("id: <runtime:id from {OTHER}>")));
+    // An indexed read names the property and the index, and the resource.
+    assert_eq!(eval(&format!("{r}.privateIPAddresses[0]")), json!(format!("<runtime:privateIPAddresses[0] from {OTHER}>")));
 }
 
 fn inputs(files: &[&str]) -> Inputs {

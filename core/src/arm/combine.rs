@@ -42,7 +42,7 @@ pub fn load_together(inputs: &[Input<'_>], ctx: &DeployContext) -> Result<Vec<Re
             break;
         }
         let all: Vec<Resource> = state.iter().filter_map(|s| s.result.as_ref().ok()).flatten().cloned().collect();
-        let external = External::new(all);
+        let external = External::new(all, &ctx.group());
         let mut now_changed = vec![false; inputs.len()];
         for (i, input) in inputs.iter().enumerate() {
             let s = &state[i];

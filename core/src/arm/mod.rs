@@ -26,7 +26,7 @@ pub mod template;
 
 pub use az::load_az;
 pub use combine::{load_together, Input};
-pub use deploy::{DeployContext, ParamValues};
+pub use deploy::{DeployContext, DeploymentGroup, ParamValues};
 pub use detect::detect_and_load;
 pub use expr::parse_resource_id;
 pub use native::load_native;

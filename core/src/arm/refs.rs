@@ -2,12 +2,22 @@
 //! group, type, name), else by type and name in the resource group the id
 //! names when only one resource there has them (FORMAT.md, "Loading":
 //! ids may be written with any subscription). Two resources of one name in
-//! two resource groups stay two; a reference to a resource group the input
-//! has none of that name in is not in the input, never a guess. The one rule for the model builder's references and for
-//! `reference()` of a resource another input holds.
+//! two resource groups stay two.
+//!
+//! The deployment's resource group is often only assumed (no
+//! `--resource-group`): a template's `resourceId()` then names a group the
+//! user never chose, and the resource it means may well be in another
+//! input, exported from the group it really lives in. So an id naming the
+//! assumed group that no resource there answers takes the only resource of
+//! that type and name in any group, with a note for a warning. An id naming
+//! a group the user gave, or any other group, is strict: a resource of
+//! another group is not the one named. The one rule for the model
+//! builder's references and for `reference()` of a resource another input
+//! holds.
 //!
 //! A leaf, like `resource`: the model builder imports it from here.
 
+use super::deploy::DeploymentGroup;
 use std::collections::HashMap;
 
 /// A resource id as compared: ARM ids are case-insensitive.
@@ -37,15 +47,33 @@ pub(crate) fn same_group(a: &str, b: &str) -> bool {
     }
 }
 
+/// What a reference found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Found<V> {
+    pub(crate) v: V,
+    /// Set when the id named the assumed resource group and the resource
+    /// is in another one: the warning's text, without where the reference
+    /// is (the caller knows the file and JSON path).
+    pub(crate) note: Option<String>,
+}
+
 /// Values (indexes into the scenario) by lowercase (type, full name), each
 /// with the full id of its resource.
 pub(crate) struct Refs<V> {
     by_name: HashMap<(String, String), Vec<(String, V)>>,
+    group: DeploymentGroup,
 }
 
 impl<V> Default for Refs<V> {
     fn default() -> Self {
-        Refs { by_name: HashMap::new() }
+        Refs::in_group(&DeploymentGroup::default())
+    }
+}
+
+impl<V> Refs<V> {
+    /// References of a deployment into `group`.
+    pub(crate) fn in_group(group: &DeploymentGroup) -> Self {
+        Refs { by_name: HashMap::new(), group: group.clone() }
     }
 }
 
@@ -69,10 +97,11 @@ impl<V: Copy> Refs<V> {
 
     /// The resource of type `t` and full name `name` that `id` names: the
     /// one with that id, else the only one of that type and name in the
-    /// resource group the id names. `None` when the input has none of that
-    /// name; an error naming the resource groups it is in when none is in
-    /// that group, or when several are.
-    pub(crate) fn find(&self, t: &str, name: &str, id: &str) -> Result<Option<V>, String> {
+    /// resource group the id names, else (the id naming the assumed
+    /// resource group) the only one in any group, noted. `None` when the
+    /// input has none of that name; an error naming the resource groups it
+    /// is in when none is in that group, or when several answer.
+    pub(crate) fn find(&self, t: &str, name: &str, id: &str) -> Result<Option<Found<V>>, String> {
         self.lookup(t, name, id).map_err(|(_, m)| m)
     }
 
@@ -80,7 +109,7 @@ impl<V: Copy> Refs<V> {
     /// (a peering's remote VNet, a private endpoint's target, what a
     /// template reads): one of that name only in other resource groups is
     /// simply not the one named.
-    pub(crate) fn find_outside(&self, t: &str, name: &str, id: &str) -> Result<Option<V>, String> {
+    pub(crate) fn find_outside(&self, t: &str, name: &str, id: &str) -> Result<Option<Found<V>>, String> {
         match self.lookup(t, name, id) {
             Err((true, _)) => Ok(None),
             r => r.map_err(|(_, m)| m),
@@ -89,35 +118,62 @@ impl<V: Copy> Refs<V> {
 
     /// `Err((true, why))`: the name is only in other resource groups;
     /// `Err((false, why))`: several answer.
-    fn lookup(&self, t: &str, name: &str, id: &str) -> Result<Option<V>, (bool, String)> {
+    fn lookup(&self, t: &str, name: &str, id: &str) -> Result<Option<Found<V>>, (bool, String)> {
         let Some(list) = self.by_name.get(&(t.to_ascii_lowercase(), name.to_ascii_lowercase())) else { return Ok(None) };
+        let found = |v: &V| Ok(Some(Found { v: *v, note: None }));
         let want = norm_id(id);
         if let Some((_, v)) = list.iter().find(|(i, _)| !want.is_empty() && *i == want) {
-            return Ok(Some(*v));
+            return found(v);
         }
         let here: Vec<&(String, V)> = list.iter().filter(|(i, _)| same_group(i, &want)).collect();
         let groups = |l: &mut dyn Iterator<Item = &(String, V)>| {
             l.map(|(i, _)| id_segment(i, "resourcegroups").unwrap_or_else(|| i.clone())).collect::<Vec<_>>().join(", ")
         };
-        let named = match id_segment(&want, "resourcegroups") {
+        let id_group = id_segment(&want, "resourcegroups");
+        let ours = id_group.as_deref().is_some_and(|g| g.eq_ignore_ascii_case(&self.group.name));
+        let named = match &id_group {
+            Some(g) if ours && self.group.given => format!("resource group '{g}' (the one --resource-group gives)"),
+            Some(g) if ours => format!("resource group '{g}' (assumed: no --resource-group was given)"),
             Some(g) => format!("resource group '{g}'"),
             None => "no resource group".to_string(),
         };
-        match here.as_slice() {
-            [] if list.is_empty() => Ok(None),
-            [] => Err((
-                true,
-                format!("'{id}' names {named}, and the input has '{name}' only in resource group(s) {}: not the same resource", groups(&mut list.iter())),
-            )),
-            [(_, v)] => Ok(Some(*v)),
-            many => Err((
+        let ambiguous = |many: &mut dyn Iterator<Item = &(String, V)>, n: usize, hint: &str| {
+            (
                 false,
                 format!(
-                    "'{id}' is ambiguous: the input has {} resources named '{name}' (in resource groups {}) and the id names {named}, none of them",
-                    many.len(),
-                    groups(&mut many.iter().copied())
+                    "'{id}' is ambiguous: the input has {n} resources named '{name}' (in resource groups {}) and the id names {named}, none of them{hint}",
+                    groups(many)
                 ),
-            )),
+            )
+        };
+        match here.as_slice() {
+            [] if list.is_empty() => Ok(None),
+            // The assumed group is a guess: the one resource of that name
+            // is the one meant, wherever the user exported it from.
+            [] if ours && !self.group.given => match list.as_slice() {
+                [(i, v)] => {
+                    let g = id_segment(i, "resourcegroups").unwrap_or_default();
+                    Ok(Some(Found {
+                        v: *v,
+                        note: Some(format!(
+                            "'{id}' names {named}, and the input has '{name}' only in resource group '{g}': using that one. Give --resource-group NAME, the resource group the template deploys into (--resource-group {g} if that is it)"
+                        )),
+                    }))
+                }
+                many => Err(ambiguous(&mut many.iter(), many.len(), "; give --resource-group NAME, the resource group the template deploys into")),
+            },
+            [] => {
+                let hint = if ours { "; check --resource-group: is it the resource group the template deploys into?" } else { "" };
+                Err((
+                    true,
+                    format!(
+                        "'{id}' names {named}, and the input has '{name}' only in resource group(s) {}: not the same resource{hint}",
+                        groups(&mut list.iter())
+                    ),
+                ))
+            }
+            [(_, v)] => found(v),
+            many => Err(ambiguous(&mut many.iter().copied(), many.len(), "")),
         }
     }
 }
@@ -130,22 +186,49 @@ mod tests {
     const B: &str = "/subscriptions/s/resourceGroups/rg-b/providers/Microsoft.Network/virtualNetworks/v";
     const T: &str = "Microsoft.Network/virtualNetworks";
 
+    fn value<V: Copy>(r: Result<Option<Found<V>>, String>) -> Result<Option<V>, String> {
+        r.map(|f| f.map(|f| f.v))
+    }
+
     #[test]
     fn full_id_first_then_the_only_one_of_that_name() {
         let mut r = Refs::default();
         r.insert(T, "v", A, 1);
-        assert_eq!(r.find(T, "V", &A.replace("/s/", "/other-sub/").to_uppercase()), Ok(Some(1)), "any subscription, same resource group");
+        assert_eq!(value(r.find(T, "V", &A.replace("/s/", "/other-sub/").to_uppercase())), Ok(Some(1)), "any subscription, same resource group");
         let e = r.find(T, "v", B).err().unwrap_or_default();
         assert!(e.contains("only in resource group(s) rg-a"), "another resource group is another resource: {e}");
         assert_eq!(r.find_outside(T, "v", B), Ok(None), "a reference that may leave the input just finds nothing");
         r.insert(T, "v", B, 2);
-        assert_eq!(r.find(T, "v", A), Ok(Some(1)));
-        assert_eq!(r.find(T, "v", &format!("{}/", B.to_uppercase())), Ok(Some(2)));
+        assert_eq!(value(r.find(T, "v", A)), Ok(Some(1)));
+        assert_eq!(value(r.find(T, "v", &format!("{}/", B.to_uppercase()))), Ok(Some(2)));
         let e = r.find(T, "v", "/subscriptions/s/providers/Microsoft.Network/virtualNetworks/v").err().unwrap_or_default();
         assert!(e.contains("ambiguous") && e.contains("rg-a, rg-b") && e.contains("no resource group"), "{e}");
-        assert_eq!(r.find(T, "w", A), Ok(None));
+        assert_eq!(value(r.find(T, "w", A)), Ok(None));
         r.insert(T, "v", A, 3);
-        assert_eq!(r.find(T, "v", A), Ok(Some(3)), "the same id again replaces");
+        assert_eq!(value(r.find(T, "v", A)), Ok(Some(3)), "the same id again replaces");
+    }
+
+    #[test]
+    fn an_id_naming_the_assumed_group_takes_the_only_one_elsewhere_with_a_note() {
+        let assumed = A.replace("rg-a", "rg-vnetlab");
+        let mut r = Refs::default();
+        r.insert(T, "v", B, 2);
+        let f = r.find(T, "v", &assumed).ok().flatten();
+        assert_eq!(f.as_ref().map(|f| f.v), Some(2));
+        let note = f.and_then(|f| f.note).unwrap_or_default();
+        assert!(note.contains("'rg-b'") && note.contains("--resource-group"), "{note}");
+        assert_eq!(value(r.find(T, "v", B)), Ok(Some(2)), "the id of the resource itself: no note");
+        assert_eq!(r.find(T, "v", B).ok().flatten().and_then(|f| f.note), None);
+        r.insert(T, "v", A, 1);
+        let e = r.find(T, "v", &assumed).err().unwrap_or_default();
+        assert!(e.contains("ambiguous") && e.contains("rg-b, rg-a") && e.contains("--resource-group"), "{e}");
+
+        // Given, the group is what the user said: strict, with a hint.
+        let mut given = Refs::in_group(&DeploymentGroup { name: "rg-vnetlab".into(), given: true });
+        given.insert(T, "v", B, 2);
+        let e = given.find(T, "v", &assumed).err().unwrap_or_default();
+        assert!(e.contains("only in resource group(s) rg-b") && e.contains("check --resource-group"), "{e}");
+        assert_eq!(given.find_outside(T, "v", &assumed), Ok(None));
     }
 
     #[test]

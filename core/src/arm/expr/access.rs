@@ -48,8 +48,15 @@ pub(super) fn member(b: Val, name: &str) -> R<Val> {
 }
 
 pub(super) fn index(b: Val, i: &Value) -> R<Val> {
-    if let Some(m) = b.v.as_str().and_then(unknown::find).or_else(|| i.as_str().and_then(unknown::find)) {
-        return unknown_val(unknown::derive(m, &format!("[{}]", stringify(i))));
+    // An unknown index gives an unknown element: `[?]`, as its marker's
+    // text must not nest inside another marker.
+    let unknown_index = i.as_str().and_then(unknown::find);
+    let at = if unknown_index.is_some() { "[?]".to_string() } else { format!("[{}]", stringify(i)) };
+    if let Some(m) = b.v.as_str().and_then(unknown::find) {
+        return unknown_val(unknown::derive(m, &at));
+    }
+    if let Some(m) = unknown_index {
+        return unknown_val(unknown::marker(&at, unknown::source(m)));
     }
     match (&b.v, i) {
         (Value::Array(x), Value::Number(n)) => {

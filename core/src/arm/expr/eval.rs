@@ -570,6 +570,9 @@ mod tests {
         assert_eq!(ev("[reference(resourceId('Microsoft.Network/virtualNetworks', 'vnet1'), '2020-06-01').subnets[0].id]"), json!("SUBNET-A-ID"));
         assert_eq!(ev("[reference('appi').InstrumentationKey]"), json!("<runtime:InstrumentationKey>"));
         assert_eq!(ev("[reference('appi').a.b]"), json!("<runtime:b>"));
+        // An index names what it indexes, so a warning quoting it says which value.
+        assert_eq!(ev("[reference('appi').privateIPAddresses[0]]"), json!("<runtime:privateIPAddresses[0]>"));
+        assert_eq!(ev("[reference('appi').a[1][2]]"), json!("<runtime:a[1][2]>"));
         assert_eq!(ev("[listKeys('x', '2022-01-01').keys[0].value]"), json!("<listKeys placeholder>"));
         assert_eq!(ev("[listKeys('x', '2022-01-01').primaryKey]"), json!("<runtime:primaryKey>"));
     }

@@ -41,9 +41,21 @@ pub fn source(marker: &str) -> Option<&str> {
     inner.split_once(FROM).map(|(_, s)| s)
 }
 
-/// The marker for part `name` (a property or `[index]`) of unknown `of`.
-pub fn derive(of: &str, name: &str) -> String {
-    marker(name, source(of))
+/// What a marker names: `privateIPAddresses[0]` of
+/// `<runtime:privateIPAddresses[0] from apim>`.
+fn name(marker: &str) -> Option<&str> {
+    let inner = marker.strip_prefix(PREFIX)?.strip_suffix('>')?;
+    Some(inner.split_once(FROM).map_or(inner, |(n, _)| n))
+}
+
+/// The marker for part `part` (a property, `[index]` or `f()`) of unknown
+/// `of`. An index keeps the name it indexes (`privateIPAddresses[0]`, not
+/// `[0]`): a warning quoting the marker then says which value it is.
+pub fn derive(of: &str, part: &str) -> String {
+    if part.starts_with('[') {
+        return marker(&format!("{}{part}", name(of).unwrap_or_default()), source(of));
+    }
+    marker(part, source(of))
 }
 
 /// The marker an argument list carries: the first string argument that
@@ -75,6 +87,8 @@ mod tests {
     fn markers_name_their_resource_through_derivation() {
         let m = marker("properties", Some("/x/vnet"));
         assert_eq!(source(&derive(&derive(&m, "subnets"), "[0]")), Some("/x/vnet"));
+        assert_eq!(derive(&derive(&m, "subnets"), "[0]"), "<runtime:subnets[0] from /x/vnet>", "an index names what it indexes");
+        assert_eq!(derive(&derive(&marker("a", None), "[0]"), "[1]"), "<runtime:a[0][1]>");
         assert_eq!(find(&format!("id={m};")), Some(m.as_str()));
         assert_eq!(source(&marker("resourceGuid", None)), None);
         assert_eq!(find("<runtime"), None);

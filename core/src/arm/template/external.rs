@@ -6,8 +6,9 @@
 //! that type and name). What the expansion looked for and did not find is
 //! kept, so the loader knows whether another pass could find more.
 
+use crate::arm::deploy::DeploymentGroup;
 use crate::arm::expr;
-use crate::arm::refs::Refs;
+use crate::arm::refs::{Found, Refs};
 use crate::arm::resource::Resource;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -28,8 +29,9 @@ pub struct External {
 }
 
 impl External {
-    pub fn new(resources: Vec<Resource>) -> Self {
-        let mut refs = Refs::default();
+    /// The resources of the other inputs of a deployment into `group`.
+    pub fn new(resources: Vec<Resource>, group: &DeploymentGroup) -> Self {
+        let mut refs = Refs::in_group(group);
         for (i, r) in resources.iter().enumerate() {
             refs.insert(&r.rtype, &r.name, &r.id, i);
         }
@@ -44,17 +46,19 @@ impl External {
         Some(r)
     }
 
-    /// The resource a full id names, if another input holds it; an error
-    /// when several of that type and name do and the id names none.
-    pub(super) fn find(&self, id: &str) -> Result<Option<&Resource>, String> {
+    /// The resource a full id names, if another input holds it, with the
+    /// note for a warning when it is not in the assumed resource group the
+    /// id names; an error when several of that type and name do and the id
+    /// names none.
+    pub(super) fn find(&self, id: &str) -> Result<Option<Found<&Resource>>, String> {
         let found = match expr::parse_resource_id(id) {
             Some((t, n)) => self.refs.find_outside(&t, &n, id)?,
             None => None,
         };
-        match found.and_then(|i| self.resources.get(i)) {
-            Some(r) => {
+        match found.and_then(|f| Some(Found { v: self.resources.get(f.v)?, note: f.note })) {
+            Some(f) => {
                 self.read.store(true, Ordering::Relaxed);
-                Ok(Some(r))
+                Ok(Some(f))
             }
             None => {
                 let mut m = self.misses.lock().unwrap_or_else(|p| p.into_inner());

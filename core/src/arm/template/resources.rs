@@ -222,7 +222,14 @@ impl<'t> Scope<'t> {
             return self.body(idx).map(Some).map_err(EvalError::At);
         }
         let Some(ext) = self.external else { return Ok(None) };
-        let Some(r) = ext.find(id).map_err(EvalError::Here)? else { return Ok(None) };
+        let Some(found) = ext.find(id).map_err(EvalError::Here)? else { return Ok(None) };
+        if let Some(note) = found.note {
+            // The JSON path of the read is the caller's; the resource (or
+            // value) being evaluated says where in the file.
+            let within = self.stack.borrow().last().map(|l| format!(" (reading it for {l})")).unwrap_or_default();
+            self.ctx.note_warning(format!("{}: {note}{within}", self.file));
+        }
+        let r = found.v;
         let mut body = match &r.body {
             Value::Object(o) => o.clone(),
             _ => Map::new(),

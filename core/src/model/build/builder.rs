@@ -1,16 +1,20 @@
 //! The builder's state and what every resource family's pass shares: the
 //! user's `BuildOptions`, the lowercase resource type names, the
-//! index of resources by full id (`arm::refs`), and reference resolution.
+//! index of resources by full id (`arm::refs`), and reference resolution
+//! (with the warning for a reference the assumed resource group did not
+//! answer).
 
 use super::deploytime::{DeployTime, DeployValue};
 use crate::addr::{has_host_bits, parse_prefix};
+use crate::arm::deploy::DeploymentGroup;
 use crate::arm::expr::unknown;
-use crate::arm::refs::Refs;
 pub(super) use crate::arm::refs::{id_segment, parent_id};
+use crate::arm::refs::{Found, Refs};
 use crate::arm::resource::Resource;
 use crate::error::LoadError;
 use crate::model::json::At;
 use crate::model::scenario::{Origin, Scenario, SubnetRef};
+use crate::warning::Warning;
 use ipnet::Ipv4Net;
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -26,6 +30,9 @@ pub struct BuildOptions {
     /// `--deploy-value`: real addresses of deploy-time values, by the JSON
     /// path where the builder needs them.
     pub deploy_values: Vec<DeployValue>,
+    /// The resource group the templates deploy into (`--resource-group`),
+    /// for the references that name it (`arm::refs`).
+    pub resource_group: DeploymentGroup,
 }
 
 pub(super) use crate::arm::expr::parse_resource_id as parse_id;
@@ -100,6 +107,9 @@ pub(super) struct Builder<'r> {
     /// Deploy-time values: synthetic addresses and their warnings. In a
     /// cell: the passes read them inside closures that borrow the builder.
     pub(super) deploy: RefCell<DeployTime>,
+    /// References taken from another resource group than the assumed one
+    /// their ids name: one warning each. In a cell for the same reason.
+    pub(super) elsewhere: RefCell<Vec<Warning>>,
 }
 
 pub(super) fn ty(r: &Resource) -> String {
@@ -138,6 +148,21 @@ impl<'r> Builder<'r> {
         self.lookup_ref(at, key_name, id, t, what, |rn| self.index.find(t, rn, id))
     }
 
+    /// What a reference found; a note that it was found in another
+    /// resource group than the assumed one its id names becomes one
+    /// warning, located as `at` would locate an error there.
+    pub(super) fn take<V>(&self, found: Option<Found<V>>, at: impl Fn(String) -> LoadError) -> Option<V> {
+        let found = found?;
+        if let Some(note) = found.note {
+            let message = at(note).to_string();
+            let mut seen = self.elsewhere.borrow_mut();
+            if !seen.iter().any(|w| w.message == message) {
+                seen.push(Warning::always(message));
+            }
+        }
+        Some(found.v)
+    }
+
     /// Registers resource `r` of type `t` as entry `v` of its scenario vector.
     pub(super) fn register(&mut self, t: &str, r: &Resource, v: usize) {
         self.index.insert(t, &r.name, &r.id, v);
@@ -152,7 +177,7 @@ impl<'r> Builder<'r> {
         id: &str,
         t: &str,
         what: &str,
-        find: impl Fn(&str) -> Result<Option<V>, String>,
+        find: impl Fn(&str) -> Result<Option<Found<V>>, String>,
     ) -> Result<V, LoadError> {
         let err = |m: String| LoadError::new(at.file, format!("{}.{}", at.path(), key_name), m);
         if let Some(m) = unknown_ref(id) {
@@ -162,16 +187,17 @@ impl<'r> Builder<'r> {
         if rt.to_ascii_lowercase() != t {
             return Err(err(format!("'{id}' refers to a {rt}, expected a {what}")));
         }
-        find(&rn).map_err(&err)?.ok_or_else(|| err(format!("unknown resource reference: no {what} named '{rn}' in the input")))
+        let found = find(&rn).map_err(&err)?;
+        self.take(found, err).ok_or_else(|| err(format!("unknown resource reference: no {what} named '{rn}' in the input")))
     }
 
     /// The parent of child resource `r` (a subnet's VNet, a rule's NSG):
     /// the resource its id's parent names, as any reference.
     pub(super) fn parent_index(&self, r: &Resource, t: &str, what: &str) -> Result<usize, LoadError> {
         let p = parent(&r.name);
-        self.index
-            .find(t, p, parent_id(&r.id))
-            .map_err(|m| LoadError::new(&r.file, &r.path, format!("{} '{}': {m}", r.rtype, r.name)))?
+        let err = |m: String| LoadError::new(&r.file, &r.path, format!("{} '{}': {m}", r.rtype, r.name));
+        let found = self.index.find(t, p, parent_id(&r.id)).map_err(err)?;
+        self.take(found, err)
             .ok_or_else(|| LoadError::new(&r.file, &r.path, format!("{} '{}' belongs to {what} '{p}', which is not in the input", r.rtype, r.name)))
     }
 

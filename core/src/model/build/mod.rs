@@ -22,6 +22,7 @@ mod sites;
 pub use builder::BuildOptions;
 pub use deploytime::DeployValue;
 
+use crate::arm::refs::Refs;
 use crate::arm::resource::Resource;
 use crate::error::LoadError;
 use crate::model::scenario::Scenario;
@@ -36,7 +37,16 @@ pub fn build(resources: &[Resource]) -> Result<Scenario, LoadError> {
 pub fn build_with(resources: &[Resource], opts: &BuildOptions) -> Result<Scenario, LoadError> {
     let given = opts.public_ips.iter().map(|(_, a)| *a).chain(opts.outbound_ips.iter().copied()).chain(opts.deploy_values.iter().map(|v| v.addr));
     let deploy = RefCell::new(DeployTime::new(resources, given, placeholders::first_vnet_prefix(resources)));
-    let mut b = Builder { res: resources, opts, sc: Scenario::default(), index: Default::default(), subnets: Default::default(), deploy };
+    let group = &opts.resource_group;
+    let mut b = Builder {
+        res: resources,
+        opts,
+        sc: Scenario::default(),
+        index: Refs::in_group(group),
+        subnets: Refs::in_group(group),
+        deploy,
+        elsewhere: RefCell::default(),
+    };
     b.sc.resources = resources.iter().map(|r| (r.rtype.clone(), r.name.clone())).collect();
     // Public IPs first: a placeholder for one's address elsewhere reads it.
     b.nat_gateways()?;
@@ -51,6 +61,7 @@ pub fn build_with(resources: &[Resource], opts: &BuildOptions) -> Result<Scenari
     b.sites()?;
     b.gateways()?;
     let unmatched = b.unmatched_deploy_values();
+    b.sc.warnings.extend(b.elsewhere.take());
     let deploy = b.deploy.into_inner();
     b.sc.warnings.extend(deploy.warnings);
     b.sc.warnings.extend(unmatched);

@@ -194,7 +194,9 @@ impl Builder<'_> {
             .transpose()?;
             let found = match parse_id(id) {
                 Some((t, n)) if t.eq_ignore_ascii_case(T_VNET) => {
-                    self.index.find_outside(T_VNET, &n, id).map_err(|m| p.err(format!("remoteVirtualNetwork: {m}")))?
+                    let err = |m: String| p.err(format!("remoteVirtualNetwork: {m}"));
+                    let found = self.index.find_outside(T_VNET, &n, id).map_err(err)?;
+                    self.take(found, err)
                 }
                 _ => None,
             };

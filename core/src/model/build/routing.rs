@@ -52,7 +52,7 @@ impl Builder<'_> {
     pub(super) fn nat_gateways(&mut self) -> Result<(), LoadError> {
         // Public addresses: given in the resource, by --public-ip, or synthetic.
         let mut pips: Vec<Vec<Ipv4Addr>> = Vec::new();
-        let mut pip_refs: Refs<usize> = Refs::default();
+        let mut pip_refs: Refs<usize> = Refs::in_group(&self.opts.resource_group);
         for (t, is_prefix) in [(T_PIP, false), (T_PIP_PREFIX, true)] {
             for r in self.of(t) {
                 let at = Self::at(r);
@@ -113,6 +113,7 @@ impl Builder<'_> {
                         }
                         let (rt, rn) = parse_id(id).ok_or_else(|| item.err(format!("'{id}' is not a resource id")))?;
                         let found = if rt.eq_ignore_ascii_case(t) { pip_refs.find(t, &rn, id).map_err(|m| item.err(m))? } else { None };
+                        let found = self.take(found, |m| item.err(m));
                         let addrs =
                             found.and_then(|i| pips.get(i)).ok_or_else(|| item.err(format!("unknown resource reference: no {t} named '{rn}' in the input")))?;
                         public_ips.extend(addrs.iter().copied());

@@ -55,7 +55,7 @@ impl Builder<'_> {
         // By full id: a slot's production site, a child's site and a private
         // endpoint's target are the ones their ids name. `all[i]` becomes
         // `sc.sites[i]`.
-        let mut by_id: Refs<usize> = Refs::default();
+        let mut by_id: Refs<usize> = Refs::in_group(&self.opts.resource_group);
         for (i, r) in all.iter().enumerate() {
             by_id.insert(&ty(r), &r.name, &r.id, i);
         }
@@ -63,7 +63,9 @@ impl Builder<'_> {
         for pe in &self.sc.private_endpoints {
             let site = match (&pe.target, &pe.target_id) {
                 (Some((t, n)), Some(id)) if t.eq_ignore_ascii_case(T_SITE) => {
-                    by_id.find_outside(T_SITE, n, id).map_err(|m| LoadError::new(&pe.origin.file, &pe.origin.path, format!("privateLinkServiceId: {m}")))?
+                    let err = |m: String| LoadError::new(&pe.origin.file, &pe.origin.path, format!("privateLinkServiceId: {m}"));
+                    let found = by_id.find_outside(T_SITE, n, id).map_err(err)?;
+                    self.take(found, err)
                 }
                 _ => None,
             };
@@ -104,13 +106,15 @@ impl Builder<'_> {
                     Some(id) => match parse_id(id) {
                         Some((t, n)) if t.eq_ignore_ascii_case(T_PLAN) => {
                             no_plan = format!("its serverFarmId names plan '{n}', which is not in the input");
-                            self.index.find(T_PLAN, &n, id).map_err(|m| p.err(format!("serverFarmId: {m}")))?
+                            let err = |m: String| p.err(format!("serverFarmId: {m}"));
+                            let found = self.index.find(T_PLAN, &n, id).map_err(err)?;
+                            self.take(found, err)
                         }
                         _ => return Err(p.err(format!("serverFarmId '{id}' is not an App Service plan id"))),
                     },
                     None if is_slot => {
-                        let prod =
-                            by_id.find(T_SITE, parent(&r.name), parent_id(&r.id)).map_err(|m| p.err(format!("production site of slot '{}': {m}", r.name)))?;
+                        let err = |m: String| LoadError::new(&r.file, &r.path, format!("production site of slot '{}': {m}", r.name));
+                        let prod = self.take(by_id.find(T_SITE, parent(&r.name), parent_id(&r.id)).map_err(err)?, err);
                         prod.and_then(|s| self.sc.sites.get(s)).and_then(|s| s.plan)
                     }
                     None => None,
@@ -161,8 +165,8 @@ impl Builder<'_> {
             }
             // Child resources: sites/config (web, appsettings), sites/networkConfig.
             for c in self.res.iter().filter(|c| parent(&c.name).eq_ignore_ascii_case(&r.name)) {
-                let owner =
-                    by_id.find(&ty(r), &r.name, parent_id(&c.id)).map_err(|m| LoadError::new(&c.file, &c.path, format!("{} '{}': {m}", c.rtype, c.name)))?;
+                let err = |m: String| LoadError::new(&c.file, &c.path, format!("{} '{}': {m}", c.rtype, c.name));
+                let owner = self.take(by_id.find(&ty(r), &r.name, parent_id(&c.id)).map_err(err)?, err);
                 if owner != Some(i) {
                     continue;
                 }
@@ -215,7 +219,9 @@ impl Builder<'_> {
             // reaches the site (sub-resource `sites`) or the slot (`sites-<slot>`).
             let (open, by) = public.unwrap_or_else(|| {
                 let (target, slot) = if is_slot {
-                    (by_id.find(T_SITE, parent(&r.name), parent_id(&r.id)).ok().flatten(), Some(leaf(&r.name).to_ascii_lowercase()))
+                    // Same words as for its plan above: one warning for both.
+                    let err = |m: String| LoadError::new(&r.file, &r.path, format!("production site of slot '{}': {m}", r.name));
+                    (self.take(by_id.find(T_SITE, parent(&r.name), parent_id(&r.id)).ok().flatten(), err), Some(leaf(&r.name).to_ascii_lowercase()))
                 } else {
                     (Some(i), None)
                 };
