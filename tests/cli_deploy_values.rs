@@ -85,3 +85,22 @@ fn eval_reads_the_given_location_or_warns() {
     assert_eq!(text(&o.stdout), "\"northeurope\"\n\"northeurope\"\n");
     assert_eq!(text(&o.stderr), "");
 }
+
+/// README "Inputs" shows these two runs of examples/deploy-time.json.
+#[test]
+fn the_readme_example_holds() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/deploy-time.json");
+    let hop = "$.resources[1].properties.routes[0].properties.nextHopIpAddress";
+    let o = vnetlab(&["routes", "-t", example]);
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert!(o.status.success(), "{err}");
+    assert!(out.lines().any(|l| l.starts_with("User ") && l.contains("VirtualAppliance") && l.contains("10.20.255.254")), "{out}");
+    assert_eq!(err.matches(&format!("--deploy-value '{example}:{hop}=ADDRESS'")).count(), 1, "{err}");
+
+    let value = format!("{hop}=10.20.0.4");
+    let o = vnetlab(&["verify", "-t", example, "--location", "northeurope", "--deploy-value", &value, "tcp 198.51.100.7:443"]);
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("route    0.0.0.0/0 -> VirtualAppliance 10.20.0.4"), "{out}");
+    assert!(!err.contains("--deploy-value"), "{err}");
+}
