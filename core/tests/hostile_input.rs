@@ -370,3 +370,42 @@ fn lint_of_azures_largest_tables_is_correct() {
     assert!(outside.iter().all(|s| *s == "route table rt route u999"));
     assert!(!findings.iter().any(|f| f.code == "shadowed-rule"));
 }
+
+/// 24 nested deployments of 800 private endpoints each (19,200, under the
+/// 20,000 resources an expansion may hold) in one subnet, around one static
+/// address: each takes the first free address in template order. Placing
+/// them scanned the subnet from its start for every endpoint (cubic: the 24
+/// deployments did not end in ten minutes); a cursor per subnet keeps it
+/// linear.
+#[test]
+fn twenty_thousand_private_endpoints_in_one_subnet_are_placed_in_order() {
+    let subnet = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-vnetlab/providers/Microsoft.Network/virtualNetworks/vnet/subnets/pe";
+    let target = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-vnetlab/providers/Microsoft.Storage/storageAccounts/st";
+    let pe = |name: Value, ip: Option<&str>| {
+        let mut props = json!({"subnet": {"id": subnet}, "privateLinkServiceConnections": [{"name": "c", "properties": {"privateLinkServiceId": target, "groupIds": ["blob"]}}]});
+        if let Some(ip) = ip {
+            props["ipConfigurations"] = json!([{"name": "s", "properties": {"groupId": "blob", "memberName": "blob", "privateIPAddress": ip}}]);
+        }
+        json!({"type": "Microsoft.Network/privateEndpoints", "apiVersion": "2023-04-01", "name": name, "location": "westeurope", "properties": props})
+    };
+    let mut resources = vec![
+        json!({"type": "Microsoft.Network/virtualNetworks", "apiVersion": "2023-04-01", "name": "vnet", "location": "westeurope",
+               "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/8"]}, "subnets": [{"name": "pe", "properties": {"addressPrefix": "10.0.0.0/9"}}]}}),
+        pe(json!("static"), Some("10.0.0.10")),
+    ];
+    for d in 0..24 {
+        let mut copies = pe(json!(format!("[concat('pe{d}-', copyIndex())]")), None);
+        copies["copy"] = json!({"name": "c", "count": 800});
+        resources.push(json!({"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": format!("d{d}"),
+            "properties": {"mode": "Incremental", "expressionEvaluationOptions": {"scope": "inner"},
+                           "template": {"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#", "contentVersion": "1.0.0.0", "resources": [copies]}}}));
+    }
+    let res = expand(&json!({"resources": resources})).unwrap_or_else(|e| panic!("{e}"));
+    let sc = vnetlab_core::model::build(&res).unwrap_or_else(|e| panic!("{e}"));
+    let dynamic: Vec<u32> = sc.private_endpoints.iter().filter(|p| p.name != "static").map(|p| u32::from(p.ip)).collect();
+    assert_eq!(dynamic.len(), 24 * 800);
+    // .4 to .9, then past the static .10, one after another to the end.
+    let base = u32::from(std::net::Ipv4Addr::new(10, 0, 0, 4));
+    let want: Vec<u32> = (0..24 * 800u32).map(|i| if i < 6 { base + i } else { base + i + 1 }).collect();
+    assert_eq!(dynamic, want);
+}

@@ -3,6 +3,7 @@
 //! and the A record it writes in the server's private DNS zone.
 
 use super::builder::{origin, Builder, T_ZONE};
+use super::endpoints::Placement;
 use crate::error::LoadError;
 use crate::model::json::At;
 use crate::model::scenario::{FlexibleServer, SubnetRef};
@@ -53,9 +54,9 @@ impl Builder<'_> {
         }
         // A delegated subnet holds nothing else, but endpoint addresses are
         // kept out all the same.
-        let mut used: Vec<Ipv4Addr> = self.sc.private_endpoints.iter().map(|p| p.ip).collect();
+        let mut placement = Placement::new(self.sc.private_endpoints.iter().map(|p| p.ip));
         for s in &mut servers {
-            let Some(a) = self.first_free(&self.sc.subnet(s.subnet).prefixes[0], &used) else {
+            let Some(a) = self.first_free(&self.sc.subnet(s.subnet).prefixes[0], &mut placement) else {
                 return Err(LoadError::new(
                     &s.origin.file,
                     &s.origin.path,
@@ -63,7 +64,6 @@ impl Builder<'_> {
                 ));
             };
             s.ip = a;
-            used.push(a);
             if let Some(z) = s.zone {
                 let rec = self.sc.dns_zones[z].a.entry(s.record_name()).or_default();
                 if !rec.contains(&a) {

@@ -6,18 +6,44 @@ use super::deploytime::Need;
 use crate::error::LoadError;
 use crate::model::scenario::{slot_of_group, DnsZone, PrivateEndpoint, ZoneLink};
 use ipnet::Ipv4Net;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::Ipv4Addr;
 
-impl Builder<'_> {
-    /// The first assignable address of `net` (Azure keeps the first four and
-    /// the last) that is not in `used` nor a synthetic deploy-time address:
-    /// how Azure places what the input gives no address for, in template order.
-    pub(super) fn first_free(&self, net: &Ipv4Net, used: &[Ipv4Addr]) -> Option<Ipv4Addr> {
+/// Addresses handed out in a subnet in template order, first free first
+/// (Azure keeps each subnet's first four addresses and its last). Each
+/// subnet keeps a cursor: everything below the last address placed is
+/// taken, so placing n addresses costs O(n), not O(n²) (a hostile template
+/// may hold 20,000 endpoints in one subnet).
+#[derive(Default)]
+pub(super) struct Placement {
+    taken: HashSet<Ipv4Addr>,
+    next: HashMap<Ipv4Net, u32>,
+}
+
+impl Placement {
+    /// With `taken` (static addresses) reserved.
+    pub(super) fn new(taken: impl IntoIterator<Item = Ipv4Addr>) -> Placement {
+        Placement { taken: taken.into_iter().collect(), next: HashMap::new() }
+    }
+
+    fn place(&mut self, net: &Ipv4Net, also_taken: impl Fn(Ipv4Addr) -> bool) -> Option<Ipv4Addr> {
         let first = u32::from(net.network()).saturating_add(4);
         let last = u32::from(net.broadcast()).saturating_sub(1);
+        let start = self.next.get(net).copied().unwrap_or(first);
+        let a = (start..=last).map(Ipv4Addr::from).find(|a| !self.taken.contains(a) && !also_taken(*a))?;
+        self.next.insert(*net, u32::from(a).saturating_add(1));
+        self.taken.insert(a);
+        Some(a)
+    }
+}
+
+impl Builder<'_> {
+    /// Where Azure places what the input gives no address for: the first
+    /// assignable address of `net` that nothing in `placement` holds and
+    /// that is no synthetic deploy-time address.
+    pub(super) fn first_free(&self, net: &Ipv4Net, placement: &mut Placement) -> Option<Ipv4Addr> {
         let deploy = self.deploy.borrow();
-        (first..=last).map(Ipv4Addr::from).find(|a| !used.contains(a) && !deploy.is_synthetic(*a))
+        placement.place(net, |a| deploy.is_synthetic(a))
     }
 
     pub(super) fn zones(&mut self) -> Result<(), LoadError> {
@@ -142,9 +168,9 @@ impl Builder<'_> {
         }
         // Static addresses are reserved first; the rest take the first free
         // assignable address of their subnet, in template order.
-        let mut used: Vec<Ipv4Addr> = pes.iter().filter(|p| p.ip_static).map(|p| p.ip).collect();
+        let mut placement = Placement::new(pes.iter().filter(|p| p.ip_static).map(|p| p.ip));
         for pe in pes.iter_mut().filter(|p| !p.ip_static) {
-            let Some(a) = self.first_free(&self.sc.subnet(pe.subnet).prefixes[0], &used) else {
+            let Some(a) = self.first_free(&self.sc.subnet(pe.subnet).prefixes[0], &mut placement) else {
                 return Err(LoadError::new(
                     &pe.origin.file,
                     &pe.origin.path,
@@ -152,7 +178,6 @@ impl Builder<'_> {
                 ));
             };
             pe.ip = a;
-            used.push(a);
         }
         for (i, r) in self.of(T_PE).enumerate() {
             self.register(T_PE, r, i);
