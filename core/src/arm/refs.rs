@@ -60,8 +60,39 @@ pub(crate) struct Found<V> {
 /// Values (indexes into the scenario) by lowercase (type, full name), each
 /// with the full id of its resource.
 pub(crate) struct Refs<V> {
-    by_name: HashMap<(String, String), Vec<(String, V)>>,
+    by_name: HashMap<(String, String), Named<V>>,
     group: DeploymentGroup,
+}
+
+/// The resources of one type and name, indexed by full id and by resource
+/// group: a hostile input may hold thousands of one name, and every lookup
+/// stays O(1) until it fails.
+struct Named<V> {
+    items: Vec<(String, V)>,
+    by_id: HashMap<String, usize>,
+    by_group: HashMap<String, Vec<usize>>,
+    /// Ids that name no resource group: in every group (`same_group`).
+    no_group: Vec<usize>,
+}
+
+impl<V> Default for Named<V> {
+    fn default() -> Self {
+        Named { items: Vec::new(), by_id: HashMap::new(), by_group: HashMap::new(), no_group: Vec::new() }
+    }
+}
+
+impl<V> Named<V> {
+    /// Those in the resource group `want` names (all when it names none).
+    fn in_group_of(&self, want: &str) -> Vec<&(String, V)> {
+        match id_segment(want, "resourcegroups") {
+            Some(g) => {
+                let mut idx: Vec<usize> = self.by_group.get(&g.to_ascii_lowercase()).into_iter().flatten().chain(&self.no_group).copied().collect();
+                idx.sort_unstable();
+                idx.into_iter().map(|i| &self.items[i]).collect()
+            }
+            None => self.items.iter().collect(),
+        }
+    }
 }
 
 impl<V> Default for Refs<V> {
@@ -80,19 +111,27 @@ impl<V> Refs<V> {
 impl<V: Copy> Refs<V> {
     /// Registers a resource; the same id again replaces the earlier one.
     pub(crate) fn insert(&mut self, t: &str, name: &str, id: &str, v: V) {
-        let list = self.by_name.entry((t.to_ascii_lowercase(), name.to_ascii_lowercase())).or_default();
+        let named = self.by_name.entry((t.to_ascii_lowercase(), name.to_ascii_lowercase())).or_default();
         let id = norm_id(id);
-        match list.iter_mut().find(|(i, _)| !id.is_empty() && *i == id) {
-            Some(slot) => slot.1 = v,
-            None => list.push((id, v)),
+        if let Some(&i) = named.by_id.get(&id).filter(|_| !id.is_empty()) {
+            named.items[i].1 = v;
+            return;
         }
+        let i = named.items.len();
+        match id_segment(&id, "resourcegroups") {
+            Some(g) => named.by_group.entry(g).or_default().push(i),
+            None => named.no_group.push(i),
+        }
+        if !id.is_empty() {
+            named.by_id.insert(id.clone(), i);
+        }
+        named.items.push((id, v));
     }
 
     /// The resource whose full id is `id`, with no fallback.
     pub(crate) fn find_exact(&self, t: &str, name: &str, id: &str) -> Option<V> {
-        let want = norm_id(id);
-        let list = self.by_name.get(&(t.to_ascii_lowercase(), name.to_ascii_lowercase()))?;
-        list.iter().find(|(i, _)| !want.is_empty() && *i == want).map(|(_, v)| *v)
+        let named = self.by_name.get(&(t.to_ascii_lowercase(), name.to_ascii_lowercase()))?;
+        named.by_id.get(&norm_id(id)).map(|&i| named.items[i].1)
     }
 
     /// The resource of type `t` and full name `name` that `id` names: the
@@ -119,13 +158,14 @@ impl<V: Copy> Refs<V> {
     /// `Err((true, why))`: the name is only in other resource groups;
     /// `Err((false, why))`: several answer.
     fn lookup(&self, t: &str, name: &str, id: &str) -> Result<Option<Found<V>>, (bool, String)> {
-        let Some(list) = self.by_name.get(&(t.to_ascii_lowercase(), name.to_ascii_lowercase())) else { return Ok(None) };
+        let Some(named) = self.by_name.get(&(t.to_ascii_lowercase(), name.to_ascii_lowercase())) else { return Ok(None) };
+        let list = &named.items;
         let found = |v: &V| Ok(Some(Found { v: *v, note: None }));
         let want = norm_id(id);
-        if let Some((_, v)) = list.iter().find(|(i, _)| !want.is_empty() && *i == want) {
-            return found(v);
+        if let Some(&i) = named.by_id.get(&want) {
+            return found(&list[i].1);
         }
-        let here: Vec<&(String, V)> = list.iter().filter(|(i, _)| same_group(i, &want)).collect();
+        let here = named.in_group_of(&want);
         let groups = |l: &mut dyn Iterator<Item = &(String, V)>| {
             l.map(|(i, _)| id_segment(i, "resourcegroups").unwrap_or_else(|| i.clone())).collect::<Vec<_>>().join(", ")
         };
@@ -235,5 +275,22 @@ mod tests {
     fn parent_ids() {
         assert_eq!(parent_id(&format!("{A}/subnets/s")), A);
         assert_eq!(parent_id("x"), "");
+    }
+
+    #[test]
+    fn thousands_of_one_name_in_as_many_groups_are_each_found_by_group() {
+        // A hostile input may hold 20,000 resources; lookups must not scan
+        // every same-named one (each scan parses ids).
+        let n = 20_000;
+        let id = |sub: &str, g: usize| format!("/subscriptions/{sub}/resourceGroups/rg-{g}/providers/Microsoft.Network/virtualNetworks/v");
+        let mut r = Refs::default();
+        for g in 0..n {
+            r.insert(T, "v", &id("s", g), g);
+        }
+        for g in 0..n {
+            assert_eq!(value(r.find(T, "v", &id("s", g))), Ok(Some(g)));
+            assert_eq!(value(r.find(T, "v", &id("other", g))), Ok(Some(g)), "another subscription, same group");
+        }
+        assert!(r.find(T, "v", &id("s", n)).is_err(), "a group with none of that name");
     }
 }
