@@ -71,9 +71,8 @@ for t in function-premium-vnet-integration function-app-private-endpoints-storag
   fi
 done
 stack=()
-for m in network-virtual-network network-network-security-group network-route-table network-nat-gateway \
-  network-public-ip-address web-serverfarm web-site network-private-endpoint network-private-dns-zone; do
-  stack+=(-t "$R/avm-$m.json")
-done
+while read -r m; do
+  [ -n "$m" ] && stack+=(-t "$R/$m")
+done < "$R/avm-app-stack.list"
 lint_loads "${stack[@]}" --parameters "$R/avm-app-stack.parameters.json"
 echo "all test stages finished"

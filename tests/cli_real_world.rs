@@ -7,23 +7,17 @@ use std::process::Command;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/core/tests/data/real-world");
 
-const AVM_STACK: [&str; 9] = [
-    "avm-network-virtual-network.json",
-    "avm-network-network-security-group.json",
-    "avm-network-route-table.json",
-    "avm-network-nat-gateway.json",
-    "avm-network-public-ip-address.json",
-    "avm-web-serverfarm.json",
-    "avm-web-site.json",
-    "avm-network-private-endpoint.json",
-    "avm-network-private-dns-zone.json",
-];
+/// The AVM modules of the app stack, in the order they are given with -t.
+fn avm_stack() -> Vec<String> {
+    let list = std::fs::read_to_string(format!("{DATA}/avm-app-stack.list")).unwrap_or_else(|e| panic!("avm-app-stack.list: {e}"));
+    list.lines().map(str::trim).filter(|l| !l.is_empty()).map(|f| format!("{DATA}/{f}")).collect()
+}
 
 /// Runs `vnetlab CMD` on the AVM stack plus `extra`; exit code and stdout.
 fn stack(cmd: &str, extra: &[&str]) -> (Option<i32>, String) {
     let mut args: Vec<String> = vec![cmd.into()];
-    for f in AVM_STACK {
-        args.extend(["-t".into(), format!("{DATA}/{f}")]);
+    for f in avm_stack() {
+        args.extend(["-t".into(), f]);
     }
     args.extend(["--parameters".into(), format!("{DATA}/avm-app-stack.parameters.json")]);
     args.extend(["--public-ip".into(), "pip-nat=198.18.7.7".into()]);

@@ -2,6 +2,9 @@
 //! expand as they are (CRLF line endings included), with the facts the model
 //! builder depends on.
 
+mod common;
+
+use common::arm::{of_type, one};
 use serde_json::{json, Value};
 use vnetlab_core::arm::{self, DeployContext, ParamValues, Resource};
 
@@ -17,16 +20,6 @@ fn load_with(file: &str, params: &[(&str, Value)]) -> Vec<Resource> {
 
 fn load(file: &str) -> Vec<Resource> {
     load_with(file, &[])
-}
-
-fn of_type<'r>(rs: &'r [Resource], t: &str) -> Vec<&'r Resource> {
-    rs.iter().filter(|r| r.rtype.eq_ignore_ascii_case(t)).collect()
-}
-
-fn one<'r>(rs: &'r [Resource], t: &str) -> &'r Resource {
-    let v = of_type(rs, t);
-    assert_eq!(v.len(), 1, "expected exactly one {t}, got {}", v.len());
-    v[0]
 }
 
 fn app_settings(site: &Resource) -> Vec<(String, String)> {

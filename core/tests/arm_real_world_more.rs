@@ -8,6 +8,9 @@
 
 mod test_disk;
 
+mod common;
+
+use common::arm::{of_type, one};
 use serde_json::{json, Value};
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
@@ -22,18 +25,12 @@ use vnetlab_core::scenario::{self, Inputs};
 
 const RG: &str = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-vnetlab/providers";
 
-/// The AVM modules of the app stack, in the order they are given with -t.
-const AVM_STACK: [&str; 9] = [
-    "avm-network-virtual-network.json",
-    "avm-network-network-security-group.json",
-    "avm-network-route-table.json",
-    "avm-network-nat-gateway.json",
-    "avm-network-public-ip-address.json",
-    "avm-web-serverfarm.json",
-    "avm-web-site.json",
-    "avm-network-private-endpoint.json",
-    "avm-network-private-dns-zone.json",
-];
+/// The AVM modules of the app stack, in the order they are given with -t
+/// (the list the CLI test and scripts/test.sh read too).
+fn avm_stack() -> Vec<PathBuf> {
+    let list = std::fs::read_to_string(data("avm-app-stack.list")).unwrap_or_else(|e| panic!("avm-app-stack.list: {e}"));
+    list.lines().filter(|l| !l.trim().is_empty()).map(|f| data(f.trim())).collect()
+}
 
 fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/real-world").join(name)
@@ -58,18 +55,8 @@ fn load_stack_module(file: &str) -> Vec<Resource> {
     load_with(file, &refs)
 }
 
-fn of_type<'r>(rs: &'r [Resource], t: &str) -> Vec<&'r Resource> {
-    rs.iter().filter(|r| r.rtype.eq_ignore_ascii_case(t)).collect()
-}
-
-fn one<'r>(rs: &'r [Resource], t: &str) -> &'r Resource {
-    let v = of_type(rs, t);
-    assert_eq!(v.len(), 1, "expected exactly one {t}, got {}", v.len());
-    v[0]
-}
-
 fn stack_inputs() -> Inputs {
-    Inputs { files: AVM_STACK.iter().map(|f| data(f)).collect(), param_files: vec![data("avm-app-stack.parameters.json")], ..Default::default() }
+    Inputs { files: avm_stack(), param_files: vec![data("avm-app-stack.parameters.json")], ..Default::default() }
 }
 
 fn policy_of(inputs: &Inputs) -> Policy {

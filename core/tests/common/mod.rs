@@ -4,6 +4,8 @@
 // Each test crate that includes this module uses only part of it.
 #![allow(dead_code)]
 
+pub mod arm;
+
 use etherparse::{Icmpv4Header, Ipv4Header, TcpHeader, UdpHeader};
 
 /// Parses `b` with etherparse and checks the IP header checksum and the
