@@ -54,6 +54,7 @@ pub use error::EvalError;
 pub use eval::{parse_expression, CopyFrame, Env, Evaluator, UserFunction, MAX_EXPRESSION_CHARS};
 pub use ids::{parse_resource_id, resource_group_id, type_name_path, TENANT_ID};
 pub use parse::{is_expression, parse, unescape_literal, Expr};
-pub use standins::{placeholder, public_ip_placeholder, runtime_placeholder, unique_string, Placeholder};
+pub use standins::unique_string;
 pub use text::dotnet_format;
+pub use unknown::{placeholder, public_ip_placeholder, Placeholder};
 pub use values::{json_eq, kind, lookup, stringify};

@@ -1,8 +1,6 @@
 //! Deterministic stand-ins for what Azure computes or supplies at deployment:
 //! `uniqueString`, `guid`/`newGuid` (same inputs, same output, but not
-//! Azure's output), the public cloud's `environment()` object, and the
-//! text of runtime placeholders (`<runtime:NAME>`), which the model builder
-//! recognises where it needs a concrete value.
+//! Azure's output) and the public cloud's `environment()` object.
 
 use serde_json::Value;
 
@@ -73,50 +71,9 @@ pub(super) fn environment() -> Value {
     })
 }
 
-/// A value Azure fills in at deployment (a property of `reference()`,
-/// `list*()` or `deployment()` that the template cannot know).
-pub fn runtime_placeholder(name: &str) -> String {
-    super::unknown::marker(name, None)
-}
-
-const PUBLIC_IP_OF: &str = "ipAddress of public IP '";
-
-/// What `reference(pip).ipAddress` reads for public IP resource `name`
-/// when its address is not known.
-pub fn public_ip_placeholder(name: &str) -> String {
-    runtime_placeholder(&format!("{PUBLIC_IP_OF}{name}'"))
-}
-
-/// What a runtime placeholder stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Placeholder<'a> {
-    /// The address of the public IP resource of this name.
-    PublicIp(&'a str),
-    /// Some other runtime property, by its name (`privateIPAddress`).
-    Property(&'a str),
-}
-
-/// `s` as a runtime placeholder, if it is one.
-pub fn placeholder(s: &str) -> Option<Placeholder<'_>> {
-    let name = s.trim().strip_prefix("<runtime:")?.strip_suffix('>')?;
-    match name.strip_prefix(PUBLIC_IP_OF).and_then(|n| n.strip_suffix('\'')) {
-        Some(pip) => Some(Placeholder::PublicIp(pip)),
-        None => Some(Placeholder::Property(name)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{placeholder, public_ip_placeholder, runtime_placeholder, Placeholder};
     use crate::arm::expr::testenv::ev;
-
-    #[test]
-    fn placeholders_read_back() {
-        assert_eq!(placeholder(&runtime_placeholder("privateIPAddress")), Some(Placeholder::Property("privateIPAddress")));
-        assert_eq!(placeholder(&public_ip_placeholder("pip-1")), Some(Placeholder::PublicIp("pip-1")));
-        assert_eq!(placeholder("10.0.0.4"), None);
-        assert_eq!(placeholder("<listKeys placeholder>"), None);
-    }
 
     #[test]
     fn unique_string_and_guid_are_deterministic() {

@@ -13,6 +13,11 @@
 //! build text or collections around their arguments keep them whole
 //! (`concat`, `format`, ...): the marker stays inside the result. A
 //! deterministic answer, never a guess.
+//!
+//! The model builder reads a marker back where it needs a concrete address
+//! (`placeholder`); a public IP's own address has a marker of its own
+//! (`public_ip_placeholder`), so the builder can give it the address it
+//! gives that public IP.
 
 use serde_json::Value;
 
@@ -35,16 +40,20 @@ pub fn find(s: &str) -> Option<&str> {
     Some(&s[start..start + len])
 }
 
+/// What is between `<runtime:` and `>` when all of `marker` is one.
+fn inner(marker: &str) -> Option<&str> {
+    marker.strip_prefix(PREFIX)?.strip_suffix('>')
+}
+
 /// The resource (id or name) a marker reads, when it is not in the input.
 pub fn source(marker: &str) -> Option<&str> {
-    let inner = marker.strip_prefix(PREFIX)?.strip_suffix('>')?;
-    inner.split_once(FROM).map(|(_, s)| s)
+    inner(marker)?.split_once(FROM).map(|(_, s)| s)
 }
 
 /// What a marker names: `privateIPAddresses[0]` of
 /// `<runtime:privateIPAddresses[0] from apim>`.
 fn name(marker: &str) -> Option<&str> {
-    let inner = marker.strip_prefix(PREFIX)?.strip_suffix('>')?;
+    let inner = inner(marker)?;
     Some(inner.split_once(FROM).map_or(inner, |(n, _)| n))
 }
 
@@ -78,6 +87,32 @@ pub fn call_result(lname: &str, a: &[Value]) -> Option<String> {
     (!keeps).then(|| derive(m, &format!("{lname}()")))
 }
 
+const PUBLIC_IP_OF: &str = "ipAddress of public IP '";
+
+/// What `reference(pip).ipAddress` reads for public IP resource `name`
+/// when its address is not known.
+pub fn public_ip_placeholder(name: &str) -> String {
+    marker(&format!("{PUBLIC_IP_OF}{name}'"), None)
+}
+
+/// What a runtime placeholder stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placeholder<'a> {
+    /// The address of the public IP resource of this name.
+    PublicIp(&'a str),
+    /// Some other runtime property, by its name (`privateIPAddress`).
+    Property(&'a str),
+}
+
+/// `s` as a runtime placeholder, if all of it (trimmed) is one.
+pub fn placeholder(s: &str) -> Option<Placeholder<'_>> {
+    let name = inner(s.trim())?;
+    match name.strip_prefix(PUBLIC_IP_OF).and_then(|n| n.strip_suffix('\'')) {
+        Some(pip) => Some(Placeholder::PublicIp(pip)),
+        None => Some(Placeholder::Property(name)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +132,13 @@ mod tests {
         assert_eq!(call_result("concat", &[json!("a"), json!(m)]), None);
         assert!(call_result("concat", &[json!([1]), json!(m)]).is_some(), "concat of arrays with an unknown is unknown");
         assert_eq!(call_result("split", &[json!("a/b"), json!("/")]), None);
+    }
+
+    #[test]
+    fn placeholders_read_back() {
+        assert_eq!(placeholder(&marker("privateIPAddress", None)), Some(Placeholder::Property("privateIPAddress")));
+        assert_eq!(placeholder(&public_ip_placeholder("pip-1")), Some(Placeholder::PublicIp("pip-1")));
+        assert_eq!(placeholder("10.0.0.4"), None);
+        assert_eq!(placeholder("<listKeys placeholder>"), None);
     }
 }
