@@ -3,6 +3,7 @@
 
 use super::names::{child_path, full_type_and_name, obj_get};
 use super::scope::{Instance, Output, Scope};
+use super::state::body_label;
 use crate::arm::expr::{self, CopyFrame, EvalError};
 use crate::arm::refs::same_group;
 use crate::arm::resource::Resource;
@@ -72,9 +73,9 @@ impl<'t> Scope<'t> {
             _ => return Err(self.err(path, "a resource needs a non-empty string 'name'")),
         };
         let (rtype, name) = full_type_and_name(&short_type, &short_name, parent);
-        let id = self.resource_id(res, &rtype, &name, path, copies)?;
-        let deployment = rtype.eq_ignore_ascii_case("Microsoft.Resources/deployments");
         let existing = matches!(obj_get(res, "existing"), Some(Value::Bool(true)));
+        let id = self.resource_id(res, existing, &rtype, &name, path, copies)?;
+        let deployment = rtype.eq_ignore_ascii_case("Microsoft.Resources/deployments");
         // An `existing` resource is not deployed, so ARM's limit cannot
         // count it.
         if !existing {
@@ -113,7 +114,7 @@ impl<'t> Scope<'t> {
         Ok(())
     }
 
-    fn resource_id(&self, res: &Map<String, Value>, rtype: &str, name: &str, path: &str, copies: &[CopyFrame]) -> Result<String, LoadError> {
+    fn resource_id(&self, res: &Map<String, Value>, existing: bool, rtype: &str, name: &str, path: &str, copies: &[CopyFrame]) -> Result<String, LoadError> {
         let names: Vec<String> = name.split('/').map(str::to_string).collect();
         let tail = match expr::type_name_path(rtype, &names) {
             Ok(t) => t,
@@ -125,7 +126,7 @@ impl<'t> Scope<'t> {
         let (mut sub, mut group) = (self.ctx.subscription_id.clone(), self.ctx.resource_group.clone());
         // languageVersion 2.0: an `existing` resource of another resource
         // group or subscription states them beside its name.
-        if matches!(obj_get(res, "existing"), Some(Value::Bool(true))) {
+        if existing {
             for (key, slot) in [("subscriptionId", &mut sub), ("resourceGroup", &mut group)] {
                 if let Some(v) = obj_get(res, key) {
                     match self.eval_json(v, &format!("{path}.{key}"), copies)? {
@@ -158,7 +159,7 @@ impl<'t> Scope<'t> {
             let i = &inst[idx];
             (i.raw, i.copies.clone(), i.path.clone(), i.rtype.clone(), i.name.clone(), i.id.clone(), i.deployment)
         };
-        self.enter(format!("resource '{name}' ({rtype})"), &path)?;
+        self.enter(body_label(&rtype, &name), &path)?;
         let r = if deployment { self.deployment_body(idx, raw, &copies, &path, &name) } else { self.eval_body(raw, &copies, &path, &rtype, &name, &id) };
         self.leave();
         let b = r?;

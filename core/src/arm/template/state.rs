@@ -13,8 +13,9 @@ use super::scope::Scope;
 use crate::arm::expr::{Env, EvalError};
 use serde_json::{json, Value};
 
-/// The label under which `Scope::body` evaluates an instance.
-fn body_label(rtype: &str, name: &str) -> String {
+/// The label under which `Scope::body` evaluates an instance, which
+/// `reads_itself` looks for on the evaluation stack.
+pub(super) fn body_label(rtype: &str, name: &str) -> String {
     format!("resource '{name}' ({rtype})")
 }
 
@@ -42,20 +43,20 @@ impl Scope<'_> {
         let cycle = |why: String| {
             EvalError::Here(format!("cycle: {label} -> {label}: the resource reads its own state, which is the state before this deployment, and {why}"))
         };
-        let (Some((ptype, collection)), Some((pname, child))) = (rtype.rsplit_once('/'), name.rsplit_once('/')) else {
+        // A child's type has a namespace and two or more segments.
+        let (Some((ptype, collection)), Some((pname, child))) = (rtype.rsplit_once('/').filter(|(p, _)| p.contains('/')), name.rsplit_once('/')) else {
             return Err(cycle("it is not a child resource, so nothing in the template gives that state".into()));
         };
-        if !ptype.contains('/') {
-            return Err(cycle("it is not a child resource, so nothing in the template gives that state".into()));
-        }
         let parent = {
             let inst = self.instances.borrow();
-            inst.iter().position(|i| i.rtype.eq_ignore_ascii_case(ptype) && i.name.eq_ignore_ascii_case(pname)).map(|p| (p, inst[p].path.clone(), inst[p].raw))
+            inst.iter()
+                .position(|i| i.rtype.eq_ignore_ascii_case(ptype) && i.name.eq_ignore_ascii_case(pname))
+                .map(|p| (p, inst[p].path.clone(), inst[p].existing))
         };
-        let Some((pidx, ppath, praw)) = parent else {
+        let Some((pidx, ppath, parent_existing)) = parent else {
             return Err(cycle(format!("its parent {ptype} '{pname}' is not in the template, so nothing in it gives that state")));
         };
-        if matches!(obj_get(praw, "existing"), Some(Value::Bool(true))) {
+        if parent_existing {
             return Err(cycle(format!("its parent {ptype} '{pname}' (at {ppath}) is declared `existing`, so nothing in the template gives that state")));
         }
         let pbody = self.body(pidx).map_err(EvalError::At)?;
