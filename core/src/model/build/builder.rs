@@ -163,6 +163,13 @@ impl<'r> Builder<'r> {
         Some(found.v)
     }
 
+    /// A lookup's answer: its error located by `at`, else what it found
+    /// (`take`).
+    pub(super) fn follow<V>(&self, found: Result<Option<Found<V>>, String>, at: impl Fn(String) -> LoadError) -> Result<Option<V>, LoadError> {
+        let found = found.map_err(&at)?;
+        Ok(self.take(found, at))
+    }
+
     /// Registers resource `r` of type `t` as entry `v` of its scenario vector.
     pub(super) fn register(&mut self, t: &str, r: &Resource, v: usize) {
         self.index.insert(t, &r.name, &r.id, v);
@@ -187,8 +194,7 @@ impl<'r> Builder<'r> {
         if rt.to_ascii_lowercase() != t {
             return Err(err(format!("'{id}' refers to a {rt}, expected a {what}")));
         }
-        let found = find(&rn).map_err(&err)?;
-        self.take(found, err).ok_or_else(|| err(format!("unknown resource reference: no {what} named '{rn}' in the input")))
+        self.follow(find(&rn), err)?.ok_or_else(|| err(format!("unknown resource reference: no {what} named '{rn}' in the input")))
     }
 
     /// The parent of child resource `r` (a subnet's VNet, a rule's NSG):
@@ -196,8 +202,7 @@ impl<'r> Builder<'r> {
     pub(super) fn parent_index(&self, r: &Resource, t: &str, what: &str) -> Result<usize, LoadError> {
         let p = parent(&r.name);
         let err = |m: String| LoadError::new(&r.file, &r.path, format!("{} '{}': {m}", r.rtype, r.name));
-        let found = self.index.find(t, p, parent_id(&r.id)).map_err(err)?;
-        self.take(found, err)
+        self.follow(self.index.find(t, p, parent_id(&r.id)), err)?
             .ok_or_else(|| LoadError::new(&r.file, &r.path, format!("{} '{}' belongs to {what} '{p}', which is not in the input", r.rtype, r.name)))
     }
 

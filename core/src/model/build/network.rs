@@ -195,8 +195,7 @@ impl Builder<'_> {
             let found = match parse_id(id) {
                 Some((t, n)) if t.eq_ignore_ascii_case(T_VNET) => {
                     let err = |m: String| p.err(format!("remoteVirtualNetwork: {m}"));
-                    let found = self.index.find_outside(T_VNET, &n, id).map_err(err)?;
-                    self.take(found, err)
+                    self.follow(self.index.find_outside(T_VNET, &n, id), err)?
                 }
                 _ => None,
             };

@@ -112,8 +112,7 @@ impl Builder<'_> {
                             return Err(item.err(m));
                         }
                         let (rt, rn) = parse_id(id).ok_or_else(|| item.err(format!("'{id}' is not a resource id")))?;
-                        let found = if rt.eq_ignore_ascii_case(t) { pip_refs.find(t, &rn, id).map_err(|m| item.err(m))? } else { None };
-                        let found = self.take(found, |m| item.err(m));
+                        let found = if rt.eq_ignore_ascii_case(t) { self.follow(pip_refs.find(t, &rn, id), |m| item.err(m))? } else { None };
                         let addrs =
                             found.and_then(|i| pips.get(i)).ok_or_else(|| item.err(format!("unknown resource reference: no {t} named '{rn}' in the input")))?;
                         public_ips.extend(addrs.iter().copied());

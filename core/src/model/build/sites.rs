@@ -64,8 +64,7 @@ impl Builder<'_> {
             let site = match (&pe.target, &pe.target_id) {
                 (Some((t, n)), Some(id)) if t.eq_ignore_ascii_case(T_SITE) => {
                     let err = |m: String| LoadError::new(&pe.origin.file, &pe.origin.path, format!("privateLinkServiceId: {m}"));
-                    let found = by_id.find_outside(T_SITE, n, id).map_err(err)?;
-                    self.take(found, err)
+                    self.follow(by_id.find_outside(T_SITE, n, id), err)?
                 }
                 _ => None,
             };
@@ -107,14 +106,13 @@ impl Builder<'_> {
                         Some((t, n)) if t.eq_ignore_ascii_case(T_PLAN) => {
                             no_plan = format!("its serverFarmId names plan '{n}', which is not in the input");
                             let err = |m: String| p.err(format!("serverFarmId: {m}"));
-                            let found = self.index.find(T_PLAN, &n, id).map_err(err)?;
-                            self.take(found, err)
+                            self.follow(self.index.find(T_PLAN, &n, id), err)?
                         }
                         _ => return Err(p.err(format!("serverFarmId '{id}' is not an App Service plan id"))),
                     },
                     None if is_slot => {
                         let err = |m: String| LoadError::new(&r.file, &r.path, format!("production site of slot '{}': {m}", r.name));
-                        let prod = self.take(by_id.find(T_SITE, parent(&r.name), parent_id(&r.id)).map_err(err)?, err);
+                        let prod = self.follow(by_id.find(T_SITE, parent(&r.name), parent_id(&r.id)), err)?;
                         prod.and_then(|s| self.sc.sites.get(s)).and_then(|s| s.plan)
                     }
                     None => None,
@@ -166,7 +164,7 @@ impl Builder<'_> {
             // Child resources: sites/config (web, appsettings), sites/networkConfig.
             for c in self.res.iter().filter(|c| parent(&c.name).eq_ignore_ascii_case(&r.name)) {
                 let err = |m: String| LoadError::new(&c.file, &c.path, format!("{} '{}': {m}", c.rtype, c.name));
-                let owner = self.take(by_id.find(&ty(r), &r.name, parent_id(&c.id)).map_err(err)?, err);
+                let owner = self.follow(by_id.find(&ty(r), &r.name, parent_id(&c.id)), err)?;
                 if owner != Some(i) {
                     continue;
                 }
