@@ -72,6 +72,10 @@ impl Builder<'_> {
         }
         for (i, r) in all.iter().copied().enumerate() {
             let is_slot = ty(r) == T_SLOT;
+            // A slot's production site, where its plan and its private
+            // endpoints are looked up: one lookup, so one warning for both.
+            let prod_err = |m: String| LoadError::new(&r.file, &r.path, format!("production site of slot '{}': {m}", r.name));
+            let production = || by_id.find(T_SITE, parent(&r.name), parent_id(&r.id));
             let at = Self::at(r);
             let kind_s = at.opt_str("kind")?.unwrap_or("app").to_string();
             let mut site = Site {
@@ -111,8 +115,7 @@ impl Builder<'_> {
                         _ => return Err(p.err(format!("serverFarmId '{id}' is not an App Service plan id"))),
                     },
                     None if is_slot => {
-                        let err = |m: String| LoadError::new(&r.file, &r.path, format!("production site of slot '{}': {m}", r.name));
-                        let prod = self.follow(by_id.find(T_SITE, parent(&r.name), parent_id(&r.id)), err)?;
+                        let prod = self.follow(production(), prod_err)?;
                         prod.and_then(|s| self.sc.sites.get(s)).and_then(|s| s.plan)
                     }
                     None => None,
@@ -216,13 +219,8 @@ impl Builder<'_> {
             // Unset publicNetworkAccess: enabled unless a private endpoint
             // reaches the site (sub-resource `sites`) or the slot (`sites-<slot>`).
             let (open, by) = public.unwrap_or_else(|| {
-                let (target, slot) = if is_slot {
-                    // Same words as for its plan above: one warning for both.
-                    let err = |m: String| LoadError::new(&r.file, &r.path, format!("production site of slot '{}': {m}", r.name));
-                    (self.take(by_id.find(T_SITE, parent(&r.name), parent_id(&r.id)).ok().flatten(), err), Some(leaf(&r.name).to_ascii_lowercase()))
-                } else {
-                    (Some(i), None)
-                };
+                let (target, slot) =
+                    if is_slot { (self.take(production().ok().flatten(), prod_err), Some(leaf(&r.name).to_ascii_lowercase())) } else { (Some(i), None) };
                 let pe = self.sc.private_endpoints.iter().zip(&pe_site).find(|(pe, site)| {
                     target.is_some()
                         && **site == target
