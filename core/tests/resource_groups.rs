@@ -95,15 +95,21 @@ fn sites_and_endpoint(target: &str) -> Vec<Resource> {
     for rg in PAIR {
         input.push(res(rg, "Microsoft.Web/sites", "app", json!({"properties": {}})));
     }
-    input.push(res(
+    input.push(endpoint_to_app(target));
+    input
+}
+
+/// Private endpoint `pe` in rg-a's `vnet/s` to site `app` of resource group
+/// `target`.
+fn endpoint_to_app(target: &str) -> Resource {
+    res(
         "rg-app",
         "Microsoft.Network/privateEndpoints",
         "pe",
         json!({"properties": {"subnet": {"id": id("rg-a", "Microsoft.Network/virtualNetworks/subnets", "vnet/s")},
             "privateLinkServiceConnections": [{"name": "c", "properties": {
                 "privateLinkServiceId": id(target, "Microsoft.Web/sites", "app"), "groupIds": ["sites"]}}]}}),
-    ));
-    input
+    )
 }
 
 #[test]
@@ -279,14 +285,7 @@ fn a_reference_that_may_leave_the_input_does_not_take_a_same_named_resource_of_a
     ));
     // An endpoint to site `app` of rg-c does not close rg-a's `app`.
     input.push(res("rg-a", "Microsoft.Web/sites", "app", json!({"properties": {}})));
-    input.push(res(
-        "rg-app",
-        "Microsoft.Network/privateEndpoints",
-        "pe",
-        json!({"properties": {"subnet": {"id": id("rg-a", "Microsoft.Network/virtualNetworks/subnets", "vnet/s")},
-            "privateLinkServiceConnections": [{"name": "c", "properties": {
-                "privateLinkServiceId": id("rg-c", "Microsoft.Web/sites", "app"), "groupIds": ["sites"]}}]}}),
-    ));
+    input.push(endpoint_to_app("rg-c"));
     let sc = build(&input);
     let spoke = sc.vnets.iter().find(|v| v.name == "spoke").map(|v| v.peerings[0].remote.clone());
     assert!(matches!(spoke, Some(PeerRemote::External { .. })), "{spoke:?}");
