@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use vnetlab_core::arm::DeployContext;
 use vnetlab_core::check;
 use vnetlab_core::conformance;
+use vnetlab_core::decision::Resolution;
 use vnetlab_core::error::Error;
 use vnetlab_core::explain;
 use vnetlab_core::model::DeployValue;
@@ -323,6 +324,15 @@ fn load_policy(a: &InputArgs) -> Result<Policy, Error> {
     scenario::load_policy(&Disk, &inputs, &opts)
 }
 
+/// As `warn`, for answers that resolved names: also one warning for each
+/// name a placeholder address answered.
+fn warn_resolved<'a>(all: &[Warning], uses: &Uses, resolutions: impl IntoIterator<Item = &'a Resolution>) {
+    warn(all, uses);
+    for w in explain::placeholder_warnings(resolutions) {
+        eprintln!("warning: {w}");
+    }
+}
+
 /// For `vnetlab run`: public names go to the real upstream, not placeholders.
 fn load_live_policy(a: &InputArgs) -> Result<Policy, Error> {
     let (inputs, opts) = inputs(a)?;
@@ -353,10 +363,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             for o in &outcomes {
                 uses.extend(o.uses(&p));
             }
-            warn(&p.warnings, &uses);
-            for w in explain::placeholder_warnings(outcomes.iter().filter_map(|o| o.resolution.as_ref())) {
-                eprintln!("warning: {w}");
-            }
+            warn_resolved(&p.warnings, &uses, outcomes.iter().filter_map(|o| o.resolution.as_ref()));
             if json {
                 print_json(&serde_json::Value::Array(outcomes.iter().map(|o| explain::trace_json(&p, o)).collect()));
             } else {
@@ -392,10 +399,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             for (_, r) in &rs {
                 uses.extend(check::uses_of_resolution(r));
             }
-            warn(&p.warnings, &uses);
-            for w in explain::placeholder_warnings(rs.iter().map(|(_, r)| r)) {
-                eprintln!("warning: {w}");
-            }
+            warn_resolved(&p.warnings, &uses, rs.iter().map(|(_, r)| r));
             if json {
                 print_json(&serde_json::Value::Array(rs.iter().map(|(n, r)| json!({"name": n, "answer": explain::resolution_json(r)})).collect()));
             } else {
