@@ -76,10 +76,12 @@ impl Uses {
     }
 
     /// A prefix an answer shows: it uses the placeholders inside it only
-    /// when it lies inside `PLACEHOLDERS` (made from one), not when it
-    /// merely covers them (0.0.0.0/0, a private range).
+    /// when it is made from one, not when it merely covers them (0.0.0.0/0,
+    /// a private range): when it lies inside `PLACEHOLDERS`, or is a single
+    /// address (a private placeholder, such as a firewall's address in a
+    /// rule, is a /32; synthetic addresses never equal a stated one).
     pub fn net(&mut self, n: Ipv4Net) {
-        if PLACEHOLDERS.contains(&n) {
+        if PLACEHOLDERS.contains(&n) || n.prefix_len() == 32 {
             self.nets.push(n);
         }
     }

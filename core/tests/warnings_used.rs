@@ -135,3 +135,20 @@ fn a_site_with_its_plan_has_no_plan_warning() {
     assert!(shown(&policy(&sc), &vnetlab_core::lint::uses(&sc)).is_empty());
     assert!(sc.warnings.is_empty(), "{:?}", sc.warnings);
 }
+
+/// An outbound rule whose destination is a firewall's private address,
+/// which Azure assigns at deployment: the placeholder (a private synthetic
+/// address, outside 198.18.0.0/15) is a /32 the rule table shows, so
+/// `rules` warns about it; `routes` does not use it.
+#[test]
+fn rules_warn_about_a_private_placeholder_in_a_rule() {
+    let fw = "[reference(resourceId('Microsoft.Network/azureFirewalls', 'fw'), '2023-04-01').ipConfigurations[0].properties.privateIPAddress]";
+    let nsg = json!([{"type": "Microsoft.Network/networkSecurityGroups", "name": "nsg", "properties": {"securityRules": [
+        {"name": "to-fw", "properties": {"priority": 100, "direction": "Outbound", "access": "Allow", "protocol": "Tcp",
+         "sourceAddressPrefix": "*", "sourcePortRange": "*", "destinationAddressPrefix": fw, "destinationPortRange": "443"}}]}}]);
+    let sc = scenario(json!({}), json!({"networkSecurityGroup": {"id": "[resourceId('Microsoft.Network/networkSecurityGroups', 'nsg')]"}}), nsg);
+    let p = policy(&sc);
+    let path = "$.resources[3].properties.securityRules[0].properties.destinationAddressPrefix";
+    assert!(has(&shown(&p, &p.uses_of_rules()), path), "{:?}", p.warnings);
+    assert!(!has(&shown(&p, &p.uses_of_routes()), path), "{:?}", p.warnings);
+}
