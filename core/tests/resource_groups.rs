@@ -240,6 +240,22 @@ fn a_site_setting_child_applies_to_the_site_its_id_names() {
     }
 }
 
+/// Only settings children join a site: a separate subnet `app/s1` of a
+/// VNet that happens to be named `app`, in another resource group, is no
+/// child of site `app` (it was looked up as one, and failed the load).
+#[test]
+fn a_resource_sharing_the_sites_name_as_parent_is_not_its_child() {
+    let input = vec![
+        res("rg-a", "Microsoft.Web/sites", "app", json!({"properties": {}})),
+        vnet("rg-b", "app", "10.1.0.0/16", json!({"name": "s0", "properties": {"addressPrefix": "10.1.0.0/24"}})),
+        res("rg-b", "Microsoft.Network/virtualNetworks/subnets", "app/s1", json!({"properties": {"addressPrefix": "10.1.1.0/24"}})),
+    ];
+    let sc = build(&input);
+    assert_eq!(sc.sites.len(), 1);
+    assert!(!sc.warnings.iter().any(|w| w.message.contains("resource group")), "{:?}", sc.warnings);
+    assert_eq!(sc.vnets[0].subnets.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["s0", "s1"]);
+}
+
 #[test]
 fn an_id_naming_neither_of_two_same_named_resources_is_an_error_naming_the_path() {
     let site = |rg: &str| {

@@ -165,7 +165,10 @@ impl Builder<'_> {
                 res?;
             }
             // Child resources: sites/config (web, appsettings), sites/networkConfig.
-            for c in self.res.iter().filter(|c| parent(&c.name).eq_ignore_ascii_case(&r.name)) {
+            // Only these types: another resource may share the parent's name
+            // (a separate subnet `app/s1` of a VNet named `app`).
+            let is_child = |c: &crate::arm::resource::Resource| matches!(ty(c).as_str(), T_SITE_CONFIG | T_SLOT_CONFIG | T_SITE_NETCFG | T_SLOT_NETCFG);
+            for c in self.res.iter().filter(|c| is_child(c) && parent(&c.name).eq_ignore_ascii_case(&r.name)) {
                 let err = |m: String| LoadError::new(&c.file, &c.path, format!("{} '{}': {m}", c.rtype, c.name));
                 let owner = self.follow(by_id.find(&ty(r), &r.name, parent_id(&c.id)), err)?;
                 if owner != Some(i) {
