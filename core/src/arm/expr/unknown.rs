@@ -109,12 +109,21 @@ pub fn placeholder(s: &str) -> Option<Placeholder<'_>> {
     let name = inner(s.trim())?;
     match name.strip_prefix(PUBLIC_IP_OF).and_then(|n| n.strip_suffix('\'')) {
         Some(pip) => Some(Placeholder::PublicIp(pip)),
-        None => Some(Placeholder::Property(name)),
+        // The property alone: the resource a marker names (` from ID`) may
+        // hold any word, `public` included, and says nothing of the value.
+        None => Some(Placeholder::Property(name.split_once(FROM).map_or(name, |(n, _)| n))),
     }
 }
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_placeholder_is_named_by_its_property_not_by_its_resource() {
+        let m = marker("privateIPAddress", Some("/subscriptions/s/resourceGroups/public-rg/providers/Microsoft.Network/networkInterfaces/nic"));
+        assert_eq!(placeholder(&m), Some(Placeholder::Property("privateIPAddress")));
+    }
+
     use super::*;
     use serde_json::json;
 
