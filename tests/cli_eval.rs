@@ -74,3 +74,34 @@ fn invalid_expressions_exit_2_naming_them() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("expression \"concat('a'\""), "{}", stderr(&o));
 }
+
+/// `reference()` reads the template's own resources, as inside the
+/// template; a resource whose name needs a parameter nobody gave cannot be
+/// enumerated and reads as unknown, while the rest still answer.
+#[test]
+fn references_read_the_templates_resources() {
+    let dir = std::env::temp_dir().join(format!("vnetlab-cli-eval-ref-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("r.json");
+    let text = r#"{
+  "parameters": {"p": {"type": "string", "defaultValue": "def"}, "req": {"type": "int"}},
+  "resources": [
+    {"type": "Microsoft.Network/publicIPAddresses", "apiVersion": "2023-04-01", "name": "[concat(parameters('p'), '-pip')]",
+     "properties": {"publicIPAllocationMethod": "Static"}},
+    {"type": "Microsoft.Network/virtualNetworks", "apiVersion": "2023-04-01", "name": "[concat('vnet-', string(parameters('req')))]",
+     "properties": {"addressSpace": {"addressPrefixes": ["10.0.0.0/16"]}}}
+  ]
+}"#;
+    std::fs::write(&path, text).expect("writes the template");
+    let t = path.to_str().expect("utf-8 path");
+    let o = vnetlab(&["eval", "-t", t, "reference('def-pip').publicIPAllocationMethod", "reference('vnet-1').addressSpace"]);
+    let with_req = vnetlab(&["eval", "-t", t, "-p", "req=1", "reference('vnet-1').addressSpace.addressPrefixes[0]"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "\"Static\"", "{out}");
+    assert!(lines[1].starts_with("\"<runtime:") && lines[1].contains("vnet-1"), "{out}");
+    assert!(with_req.status.success(), "{}", stderr(&with_req));
+    assert_eq!(stdout(&with_req), "\"10.0.0.0/16\"\n");
+}

@@ -66,31 +66,39 @@ pub(super) fn expand_at<'a>(
         scope.outer = Some(o);
     }
     scope.resolve_all_parameters()?;
-    let resources = template.get("resources");
-    match resources {
-        None | Some(Value::Null) => {}
-        Some(Value::Array(list)) => {
-            for (i, r) in list.iter().enumerate() {
-                scope.enumerate(r, &format!("{base}.resources[{i}]"), None, copies, (None, 0))?;
-            }
-        }
-        Some(Value::Object(map)) => {
-            for (sym, r) in map {
-                scope.enumerate(r, &child_path(&format!("{base}.resources"), sym), None, copies, (Some(sym.as_str()), 0))?;
-            }
-        }
-        Some(other) => {
-            return Err(LoadError::new(
-                file,
-                format!("{base}.resources"),
-                format!("'resources' must be an array (or an object keyed by symbolic name) but is {}", expr::kind(other)),
-            ))
-        }
-    }
+    scope.enumerate_resources(template, base, copies)?;
     // Outputs first: `finish` moves the bodies out that outputs may read.
     let outputs = if with_outputs { scope.eval_outputs(template.get("outputs"), &format!("{base}.outputs"), copies)? } else { Value::Null };
     let resources = scope.finish()?;
     Ok((resources, outputs))
+}
+
+impl<'t> Scope<'t> {
+    /// Enumerates the template's resources (array or object keyed by
+    /// symbolic name), copies expanded: what `reference()` finds.
+    pub(super) fn enumerate_resources(&self, template: &'t Value, base: &str, copies: &[CopyFrame]) -> Result<(), LoadError> {
+        match template.get("resources") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(list)) => {
+                for (i, r) in list.iter().enumerate() {
+                    self.enumerate(r, &format!("{base}.resources[{i}]"), None, copies, (None, 0))?;
+                }
+            }
+            Some(Value::Object(map)) => {
+                for (sym, r) in map {
+                    self.enumerate(r, &child_path(&format!("{base}.resources"), sym), None, copies, (Some(sym.as_str()), 0))?;
+                }
+            }
+            Some(other) => {
+                return Err(LoadError::new(
+                    &self.file,
+                    format!("{base}.resources"),
+                    format!("'resources' must be an array (or an object keyed by symbolic name) but is {}", expr::kind(other)),
+                ))
+            }
+        }
+        Ok(())
+    }
 }
 
 impl<'t> Scope<'t> {

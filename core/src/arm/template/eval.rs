@@ -3,9 +3,10 @@
 //! user-defined functions) or in none, as `bicep console` does for Bicep.
 //!
 //! It reuses the expander's [`Scope`], so an expression gives here exactly
-//! what it gives inside a template; parameters are resolved only when the
-//! expression reads them, so a template with required parameters can still
-//! be queried for anything else.
+//! what it gives inside a template, `reference()` of its resources
+//! included; parameters are resolved only when the expression reads them,
+//! so a template with required parameters can still be queried for
+//! anything else.
 
 use super::scope::Scope;
 use crate::arm::deploy::{DeployContext, ParamValues};
@@ -31,6 +32,12 @@ pub fn eval(template: Option<&Value>, file: &str, params: &ParamValues, ctx: &De
     let text = if trimmed.starts_with('[') { trimmed.to_string() } else { format!("[{trimmed}]") };
     let run = || {
         let scope = Scope::new(template, file, params, ctx, "$", 0, Rc::new(Budget::default()))?;
+        // The resources `reference()` may read. Enumerating them evaluates
+        // names, conditions and copy counts, which may need a parameter the
+        // user did not give: then the expression still runs, and a resource
+        // not enumerated reads as unknown (`<runtime:... from ...>`), as one
+        // outside the template does.
+        let _ = scope.enumerate_resources(template, "$", &[]);
         scope.eval_value(&Value::String(text.clone()), "$", &[])
     };
     std::thread::scope(|s| {
