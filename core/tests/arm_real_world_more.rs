@@ -302,6 +302,9 @@ fn function_app_private_endpoints_storage_private_endpoints() {
 
     let p = policy("function-app-private-endpoints-storage-private-endpoints.json");
     assert_eq!(p.route_all.decided_by, "app setting WEBSITE_VNET_ROUTE_ALL");
+    // The integration subnet has no NSG (the template puts none on it).
+    assert!(p.nsg().is_none());
+    assert!(explain::rules_text(&p).starts_with("No NSG on "), "{}", explain::rules_text(&p));
     assert!(matches!(&p.sender, Sender::Site { integration_by, .. } if integration_by == "sites/networkConfig"));
     // Endpoint addresses in template order: file, blob, table, queue, then the app's own.
     for (svc, last) in [("file", 4), ("blob", 5), ("table", 6), ("queue", 7)] {
