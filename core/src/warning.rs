@@ -17,12 +17,45 @@
 use ipnet::Ipv4Net;
 use std::net::Ipv4Addr;
 
+/// The first address of `PLACEHOLDERS`.
+const PLACEHOLDER_BASE: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 0);
+
 /// Where placeholder addresses come from: 198.18.0.0/15 (RFC 2544,
-/// benchmarking), which no real deployment hands out.
-pub const PLACEHOLDERS: Ipv4Net = match Ipv4Net::new(Ipv4Addr::new(198, 18, 0, 0), 15) {
+/// benchmarking), which no real deployment hands out. Its lower half holds
+/// the made-up addresses of `Pool`s, its upper half (`PUBLIC_NAMES`) the
+/// answers for names only public DNS knows.
+pub const PLACEHOLDERS: Ipv4Net = match Ipv4Net::new(PLACEHOLDER_BASE, 15) {
     Ok(n) => n,
     Err(_) => panic!("a /15 is a valid prefix"),
 };
+
+/// 198.19.0.0/16: placeholder answers for public names (`policy::placeholder`).
+pub const PUBLIC_NAMES: Ipv4Net = match Ipv4Net::new(Ipv4Addr::from_bits(PLACEHOLDER_BASE.to_bits() + (1 << 16)), 16) {
+    Ok(n) => n,
+    Err(_) => panic!("a /16 is a valid prefix"),
+};
+
+/// The /24s of `PLACEHOLDERS` that hold made-up public addresses, one per
+/// kind of value, so that two kinds never hand out the same address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pool {
+    /// Default outbound access of a NIC (`--subnet`), which has no site.
+    NicOutbound = 252,
+    /// Any other public value a template reads at deployment.
+    Value = 253,
+    /// Public IP resources without an address.
+    PublicIp = 254,
+    /// Sites without `outboundIpAddresses`.
+    Outbound = 255,
+}
+
+impl Pool {
+    /// Host `n` of the pool (198.18.POOL.n).
+    pub fn address(self, n: u8) -> Ipv4Addr {
+        let [a, b, _, _] = PLACEHOLDER_BASE.octets();
+        Ipv4Addr::new(a, b, self as u8, n)
+    }
+}
 
 /// What a warning is about, which decides when it is shown.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +150,18 @@ impl Uses {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pools_and_public_names_share_no_address() {
+        let pools = [Pool::NicOutbound, Pool::Value, Pool::PublicIp, Pool::Outbound];
+        for p in pools {
+            let a = p.address(1);
+            assert!(PLACEHOLDERS.contains(&a) && !PUBLIC_NAMES.contains(&a), "{p:?}: {a}");
+        }
+        assert!(PLACEHOLDERS.contains(&PUBLIC_NAMES));
+        let thirds: std::collections::HashSet<u8> = pools.iter().map(|p| p.address(1).octets()[2]).collect();
+        assert_eq!(thirds.len(), pools.len(), "one /24 per pool");
+    }
 
     #[test]
     fn a_placeholder_warning_is_shown_only_when_its_address_was_used() {

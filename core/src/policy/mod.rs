@@ -20,7 +20,7 @@ use crate::decision::{AppRouting, BlockedBy, Decision, DropReason, NatGatewayInf
 use crate::error::Error;
 use crate::flow::{Flow, Proto};
 use crate::model::{Access, PlanKind, Scenario, SubnetRef};
-use crate::warning::Warning;
+use crate::warning::{Pool, Warning};
 use dns::DnsView;
 use nsg::classify::Key;
 use nsg::EffectiveNsg;
@@ -122,7 +122,7 @@ impl Policy {
         let outbound_ips = match site_ips {
             Some(ips) => ips,
             None => {
-                let a = Ipv4Addr::new(198, 18, 255, 254);
+                let a = Pool::NicOutbound.address(1);
                 warnings.push(Warning::placeholder(
                     a,
                     format!("a NIC in {} has no site outbound addresses; default outbound access uses {a}", sc.subnet_name(subnet)),

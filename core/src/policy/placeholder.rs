@@ -11,12 +11,12 @@
 
 use crate::addr::{net_range, AddrSet};
 use crate::model::{AddrItem, PeerRemote, RoutePrefix, Scenario};
+use crate::warning::PUBLIC_NAMES;
 use ipnet::Ipv4Net;
 use std::net::Ipv4Addr;
 
-/// 198.19.0.0/16.
-const BASE: u32 = 0xC613_0000;
-const SPAN: u32 = 1 << 16;
+const BASE: u32 = PUBLIC_NAMES.addr().to_bits();
+const SPAN: u32 = 1 << (32 - PUBLIC_NAMES.prefix_len());
 
 /// The addresses placeholders must stay away from.
 pub struct Placeholders {

@@ -23,6 +23,7 @@
 //!   that the instance and private endpoints take.
 
 use crate::arm::resource::Resource;
+pub(super) use crate::warning::Pool;
 use crate::warning::Warning;
 use ipnet::Ipv4Net;
 use serde_json::Value;
@@ -72,14 +73,6 @@ pub(super) enum Need {
     ByName,
 }
 
-/// The public pools, one /24 each of 198.18.0.0/15.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Pool {
-    PublicIp = 254,
-    Outbound = 255,
-    Value = 253,
-}
-
 /// The builder's state for deploy-time values.
 pub(super) struct DeployTime {
     /// Addresses the input states or the user gave, and those handed out.
@@ -122,10 +115,9 @@ impl DeployTime {
 
     /// The next free address of a public pool, or `None` when it is used up.
     pub(super) fn public(&mut self, pool: Pool) -> Option<Ipv4Addr> {
-        let third = pool as u8;
-        let next = self.next_public.entry(third).or_insert(1);
+        let next = self.next_public.entry(pool as u8).or_insert(1);
         while *next < 255 {
-            let a = Ipv4Addr::new(198, 18, third, *next);
+            let a = pool.address(*next);
             *next += 1;
             if self.used.insert(a) {
                 return Some(a);
