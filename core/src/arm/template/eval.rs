@@ -8,16 +8,13 @@
 //! so a template with required parameters can still be queried for
 //! anything else.
 
+use super::on_evaluation_stack;
 use super::scope::Scope;
 use crate::arm::deploy::{DeployContext, ParamValues};
 use crate::arm::expr::Budget;
 use crate::error::LoadError;
 use serde_json::{Map, Value};
 use std::rc::Rc;
-
-/// The stack of the evaluating thread, as for `expand_template`: evaluation
-/// recurses up to `expr::budget::MAX_EVAL_DEPTH`.
-const EVAL_STACK_BYTES: usize = 64 << 20;
 
 /// The value of `expression` (with or without the surrounding `[...]`) in
 /// the scope of `template`, or of an empty template when there is none (then
@@ -40,12 +37,5 @@ pub fn eval(template: Option<&Value>, file: &str, params: &ParamValues, ctx: &De
         let _ = scope.enumerate_resources(template, "$", &[]);
         scope.eval_value(&Value::String(text.clone()), "$", &[])
     };
-    std::thread::scope(|s| {
-        let spawned = std::thread::Builder::new().name("vnetlab-eval".into()).stack_size(EVAL_STACK_BYTES).spawn_scoped(s, run);
-        match spawned.map(|h| h.join()) {
-            Ok(Ok(r)) => r,
-            Ok(Err(panic)) => std::panic::resume_unwind(panic),
-            Err(e) => Err(LoadError::new(file, "$", format!("cannot start the thread that evaluates the expression: {e}"))),
-        }
-    })
+    on_evaluation_stack("vnetlab-eval", file, "evaluates the expression", run)
 }

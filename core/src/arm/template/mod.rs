@@ -42,10 +42,25 @@ use deployments::{expand_at, Nesting};
 use serde_json::Value;
 use std::rc::Rc;
 
-/// The stack of the thread that expands a template: evaluation recurses
-/// (bounded by `expr::budget::MAX_EVAL_DEPTH`), and the caller's stack may
-/// be small (2 MiB for test threads). Only the pages used are committed.
-const EXPANSION_STACK_BYTES: usize = 64 << 20;
+/// The stack of the thread that expands a template or evaluates an
+/// expression: evaluation recurses (bounded by `expr::budget::MAX_EVAL_DEPTH`),
+/// and the caller's stack may be small (2 MiB for test threads). Only the
+/// pages used are committed.
+const EVALUATION_STACK_BYTES: usize = 64 << 20;
+
+/// Runs `run` on a thread of its own whose stack fits the deepest
+/// evaluation allowed; `what` says what it does, in the error when the
+/// thread cannot start.
+fn on_evaluation_stack<T: Send>(name: &str, file: &str, what: &str, run: impl FnOnce() -> Result<T, LoadError> + Send) -> Result<T, LoadError> {
+    std::thread::scope(|s| {
+        let spawned = std::thread::Builder::new().name(name.into()).stack_size(EVALUATION_STACK_BYTES).spawn_scoped(s, run);
+        match spawned.map(|h| h.join()) {
+            Ok(Ok(r)) => r,
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(e) => Err(LoadError::new(file, "$", format!("cannot start the thread that {what}: {e}"))),
+        }
+    })
+}
 
 /// Expands a template with the given parameter values, within ARM's
 /// template limits and vnetlab's evaluation budget (`expr::budget`), on a
@@ -66,12 +81,5 @@ pub fn expand_template_with(
 ) -> Result<Vec<Resource>, LoadError> {
     let top = || Nesting { depth: 0, budget: Rc::new(Budget::default()), module: None, outer: None, external };
     let run = || expand_at(template, file, params, ctx, "$", top(), false).map(|(rs, _)| rs);
-    std::thread::scope(|s| {
-        let spawned = std::thread::Builder::new().name("vnetlab-expand".into()).stack_size(EXPANSION_STACK_BYTES).spawn_scoped(s, run);
-        match spawned.map(|h| h.join()) {
-            Ok(Ok(r)) => r,
-            Ok(Err(panic)) => std::panic::resume_unwind(panic),
-            Err(e) => Err(LoadError::new(file, "$", format!("cannot start the thread that expands the template: {e}"))),
-        }
-    })
+    on_evaluation_stack("vnetlab-expand", file, "expands the template", run)
 }
