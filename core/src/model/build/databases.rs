@@ -56,13 +56,7 @@ impl Builder<'_> {
         // kept out all the same.
         let mut placement = Placement::new(self.sc.private_endpoints.iter().map(|p| p.ip));
         for s in &mut servers {
-            let Some(a) = self.first_free(&self.sc.subnet(s.subnet).prefixes[0], &mut placement) else {
-                return Err(LoadError::new(
-                    &s.origin.file,
-                    &s.origin.path,
-                    format!("server '{}': subnet {} has no free address left", s.name, self.sc.subnet_name(s.subnet)),
-                ));
-            };
+            let a = self.first_free(s.subnet, &mut placement, &format!("server '{}'", s.name), &s.origin)?;
             s.ip = a;
             if let Some(z) = s.zone {
                 let rec = self.sc.dns_zones[z].a.entry(s.record_name()).or_default();

@@ -4,7 +4,7 @@
 use super::builder::{leaf, origin, parse_id, unknown_ref, Builder, T_PE, T_PE_ZG, T_VNET, T_ZONE, T_ZONE_A, T_ZONE_CNAME, T_ZONE_LINK};
 use super::deploytime::Need;
 use crate::error::LoadError;
-use crate::model::scenario::{slot_of_group, DnsZone, PrivateEndpoint, ZoneLink};
+use crate::model::scenario::{slot_of_group, DnsZone, Origin, PrivateEndpoint, SubnetRef, ZoneLink};
 use ipnet::Ipv4Net;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::Ipv4Addr;
@@ -39,11 +39,14 @@ impl Placement {
 
 impl Builder<'_> {
     /// Where Azure places what the input gives no address for: the first
-    /// assignable address of `net` that nothing in `placement` holds and
-    /// that is no synthetic deploy-time address.
-    pub(super) fn first_free(&self, net: &Ipv4Net, placement: &mut Placement) -> Option<Ipv4Addr> {
+    /// assignable address of `subnet` that nothing in `placement` holds and
+    /// that is no synthetic deploy-time address. A full subnet is an error
+    /// naming `what` (`private endpoint 'pe'`) at `origin`.
+    pub(super) fn first_free(&self, subnet: SubnetRef, placement: &mut Placement, what: &str, origin: &Origin) -> Result<Ipv4Addr, LoadError> {
         let deploy = self.deploy.borrow();
-        placement.place(net, |a| deploy.is_synthetic(a))
+        placement
+            .place(&self.sc.subnet(subnet).prefixes[0], |a| deploy.is_synthetic(a))
+            .ok_or_else(|| LoadError::new(&origin.file, &origin.path, format!("{what}: subnet {} has no free address left", self.sc.subnet_name(subnet))))
     }
 
     pub(super) fn zones(&mut self) -> Result<(), LoadError> {
@@ -170,14 +173,7 @@ impl Builder<'_> {
         // assignable address of their subnet, in template order.
         let mut placement = Placement::new(pes.iter().filter(|p| p.ip_static).map(|p| p.ip));
         for pe in pes.iter_mut().filter(|p| !p.ip_static) {
-            let Some(a) = self.first_free(&self.sc.subnet(pe.subnet).prefixes[0], &mut placement) else {
-                return Err(LoadError::new(
-                    &pe.origin.file,
-                    &pe.origin.path,
-                    format!("private endpoint '{}': subnet {} has no free address left", pe.name, self.sc.subnet_name(pe.subnet)),
-                ));
-            };
-            pe.ip = a;
+            pe.ip = self.first_free(pe.subnet, &mut placement, &format!("private endpoint '{}'", pe.name), &pe.origin)?;
         }
         for (i, r) in self.of(T_PE).enumerate() {
             self.register(T_PE, r, i);
